@@ -1,0 +1,213 @@
+#include "runtime/cli.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+
+#include <boost/program_options/parsers.hpp>
+
+#include "config/config.hpp"
+#include "runtime/error.hpp"
+#include "runtime/log.hpp"
+#include "runtime/roles/roles.hpp"
+#include "runtime/shutdown.hpp"
+#include "runtime/version.hpp"
+
+namespace po = boost::program_options;
+
+namespace pqrt {
+
+namespace {
+
+/// Configuration errors exit with 3, so scripts can tell them from run-time failures.
+constexpr int exit_config = 3;
+
+using tool_fn = int (*)(const std::vector<std::string>&);
+
+struct tool_entry {
+  tool_fn run;
+  const char* summary;
+};
+
+const std::map<std::string, tool_entry>& tools() {
+  static const std::map<std::string, tool_entry> table{
+    {"keygen", {run_keygen, "create an RSA key pair, or a data key wrapped by an RSA public key"}},
+    {"gen-data", {run_gen_data, "write sample records (one JSON object per line)"}},
+    {"encrypt", {run_encrypt, "encrypt a records file or any file with a wrapped data key"}},
+    {"decrypt", {run_decrypt, "decrypt a records file or any file with a wrapped data key"}},
+  };
+  return table;
+}
+
+const char* usage_text =
+  "Usage: pqrt --role=scheduler|worker|metrics|local [options]\n"
+  "       pqrt SUBCOMMAND [options]   (pqrt SUBCOMMAND --help for its options)\n"
+  "       pqrt --help | --version\n";
+
+po::options_description global_options() {
+  po::options_description opts{"Options"};
+  opts.add_options()                                                             //
+    ("help,h", "show this help")                                                //
+    ("version", "show the version")                                             //
+    ("role", po::value<std::string>(), "run a role: scheduler, worker, metrics, local")  //
+    ("config", po::value<std::string>(), "configuration file (JSON)")            //
+    ("custom-data", po::value<std::string>(), "Azure custom data file (base64 of the JSON)")  //
+    ("dump-config", "print the effective configuration (secrets hidden) and exit")  //
+    ("shutdown-grace", po::value<std::string>(),
+     "time to finish in-flight work on SIGTERM: 25s, 500ms, 2m (overrides shutdown_grace_sec)");
+  return opts;
+}
+
+void print_help(const po::options_description& opts) {
+  std::cout << usage_text << "\nSubcommands:\n";
+  for (const auto& [name, entry] : tools())
+    std::cout << "  " << name << std::string(12 - name.size(), ' ') << entry.summary << "\n";
+  std::cout << "\n" << opts << "\nEvery configuration field is also a flag (see config/README.md).\n";
+}
+
+/// Parses "25", "25s", "500ms", "2m"; false on anything else.
+bool parse_duration(const std::string& text, caf::timespan& out) {
+  size_t pos = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &pos);
+  } catch (const std::exception&) {
+    return false;
+  }
+  auto unit = text.substr(pos);
+  if (n < 0) return false;
+  if (unit.empty() || unit == "s") out = std::chrono::seconds{n};
+  else if (unit == "ms") out = std::chrono::milliseconds{n};
+  else if (unit == "m") out = std::chrono::minutes{n};
+  else return false;
+  return true;
+}
+
+bool known_role(const std::string& role) {
+  for (const auto& r : known_roles())
+    if (r == role) return true;
+  return false;
+}
+
+config::inputs make_inputs(const po::variables_map& vm) {
+  config::inputs in;
+  if (vm.count("config")) in.config_file = vm["config"].as<std::string>();
+  if (vm.count("custom-data")) in.custom_data_file = vm["custom-data"].as<std::string>();
+  config::collect_flags(vm, in.flags);
+  return in;
+}
+
+void configure_logging(const config::settings& cfg) {
+  auto lvl = log::level::info;
+  auto fmt = log::default_format();
+  log::parse_level(cfg.log_level, lvl);
+  log::parse_format(cfg.log_format, fmt);
+  log::configure(lvl, fmt);
+  for (auto& secret : config::secret_values(cfg)) log::add_secret(secret);
+}
+
+/// Tools read no config file; they honour PQRT_LOG_LEVEL and PQRT_LOG_FORMAT.
+void configure_tool_logging() {
+  auto lvl = log::level::info;
+  auto fmt = log::default_format();
+  if (const char* v = std::getenv("PQRT_LOG_LEVEL")) log::parse_level(v, lvl);
+  if (const char* v = std::getenv("PQRT_LOG_FORMAT")) log::parse_format(v, fmt);
+  log::configure(lvl, fmt);
+}
+
+int run_global(const po::variables_map& vm) {
+  std::string role = vm.count("role") ? vm["role"].as<std::string>() : "";
+  if (!role.empty() && !known_role(role))
+    return usage_error("", "unknown role '" + role + "' (expected scheduler, worker, metrics or local)");
+  if (role.empty() && !vm.count("dump-config"))
+    return usage_error("", "no --role and no subcommand given");
+  caf::timespan grace{};
+  if (vm.count("shutdown-grace") && !parse_duration(vm["shutdown-grace"].as<std::string>(), grace))
+    return usage_error("", "--shutdown-grace: not a duration: '" +
+                             vm["shutdown-grace"].as<std::string>() + "' (use 25s, 500ms, 2m)");
+  auto cfg = config::load(make_inputs(vm));
+  if (!cfg) {
+    log::error("config", render(cfg.error()));
+    return exit_config;
+  }
+  configure_logging(*cfg);
+  if (vm.count("dump-config")) {
+    std::cout << config::dump(*cfg) << "\n";
+    return exit_ok;
+  }
+  if (!vm.count("shutdown-grace")) grace = std::chrono::seconds{cfg->shutdown_grace_sec};
+  log::info("runtime", "starting", {{"role", role}, {"version", version}});
+  return run_role(role, *cfg, grace);
+}
+
+int run_options_mode(int argc, char** argv) {
+  auto opts = global_options();
+  config::add_options(opts);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    return usage_error("", "unknown option '" + e.get_option_name() + "'");
+  } catch (const po::error& e) {
+    return usage_error("", e.what());
+  }
+  if (vm.count("help")) {
+    print_help(opts);
+    return exit_ok;
+  }
+  if (vm.count("version")) {
+    std::cout << "pqrt " << version << "\n";
+    return exit_ok;
+  }
+  return run_global(vm);
+}
+
+}  // namespace
+
+int usage_error(const std::string& command, const std::string& message) {
+  auto prefix = command.empty() ? std::string{"pqrt"} : "pqrt " + command;
+  std::cerr << prefix << ": " << message << "\n"
+            << "Try '" << prefix << " --help'.\n";
+  return exit_usage;
+}
+
+bool parse_tool_args(const std::string& command, const std::vector<std::string>& args,
+                     const po::options_description& opts,
+                     const po::positional_options_description& positional, po::variables_map& vm,
+                     int& exit_code) {
+  po::options_description all{opts};
+  all.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "Usage: pqrt " << command << " [options]\n\n" << all << "\n";
+      exit_code = exit_ok;
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    exit_code = usage_error(command, "unknown option '" + e.get_option_name() + "'");
+    return false;
+  } catch (const po::too_many_positional_options_error&) {
+    exit_code = usage_error(command, "unexpected argument");
+    return false;
+  } catch (const po::error& e) {
+    exit_code = usage_error(command, e.what());
+    return false;
+  }
+  return true;
+}
+
+int run_cli(int argc, char** argv) {
+  if (argc < 2) return usage_error("", "no --role and no subcommand given");
+  std::string first = argv[1];
+  if (!first.empty() && first[0] == '-') return run_options_mode(argc, argv);
+  auto entry = tools().find(first);
+  if (entry == tools().end()) return usage_error("", "unknown subcommand '" + first + "'");
+  configure_tool_logging();
+  return entry->second.run(std::vector<std::string>(argv + 2, argv + argc));
+}
+
+}  // namespace pqrt

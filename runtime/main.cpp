@@ -1,1 +1,8 @@
-int main() { return 0; }
+// pqrt: picks the role or tool from the command line; everything else lives in runtime/.
+#include "runtime/cli.hpp"
+#include "runtime/shutdown.hpp"
+
+int main(int argc, char** argv) {
+  pqrt::block_shutdown_signals();
+  return pqrt::run_cli(argc, argv);
+}

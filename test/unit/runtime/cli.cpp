@@ -1,0 +1,45 @@
+// runtime/cli: exit codes of the command line (texts are checked by test/integration/cli.sh).
+#include "runtime/cli.hpp"
+
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "runtime/shutdown.hpp"
+
+namespace {
+
+int run(std::vector<std::string> args) {
+  args.insert(args.begin(), "pqrt");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return pqrt::run_cli(static_cast<int>(argv.size()), argv.data());
+}
+
+}  // namespace
+
+TEST_CASE("help and version succeed") {
+  CHECK(run({"--help"}) == pqrt::exit_ok);
+  CHECK(run({"--version"}) == pqrt::exit_ok);
+  CHECK(run({"keygen", "--help"}) == pqrt::exit_ok);
+}
+
+TEST_CASE("usage errors exit 2") {
+  CHECK(run({}) == pqrt::exit_usage);
+  CHECK(run({"--no-such-flag"}) == pqrt::exit_usage);
+  CHECK(run({"--role=painter"}) == pqrt::exit_usage);
+  CHECK(run({"frobnicate"}) == pqrt::exit_usage);
+  CHECK(run({"keygen", "--no-such-flag"}) == pqrt::exit_usage);
+  CHECK(run({"keygen", "elliptic"}) == pqrt::exit_usage);
+  CHECK(run({"encrypt", "records"}) == pqrt::exit_usage);  // --key, --in, ... missing
+  CHECK(run({"--role=worker", "--shutdown-grace=soon"}) == pqrt::exit_usage);
+}
+
+TEST_CASE("a role that is not built fails instead of pretending") {
+  CHECK(run({"--role=scheduler"}) == pqrt::exit_failure);
+}
+
+TEST_CASE("a bad configuration value fails start-up with exit 3") {
+  CHECK(run({"--role=worker", "--redis-port=abc"}) == 3);
+}
