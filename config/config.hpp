@@ -4,9 +4,9 @@
 /// they still mean the same, every field overridable.
 ///
 /// Sources, strongest first: CLI flag (`--redis-port 6380`), environment (`PQRT_REDIS_PORT=6380`),
-/// config file (`--config FILE`, JSON), Azure custom data (`--custom-data FILE`: base64 of the JSON,
-/// as a VM receives it; plain JSON accepted too), defaults. An unknown field, a wrong type or a
-/// missing required value fails naming the field and its source. Secret fields are never printed.
+/// config file (`--config FILE`, JSON), Azure custom data (`--custom-data FILE`: base64 of the
+/// JSON, as a VM receives it; plain JSON accepted too), defaults. An unknown field, a wrong type or
+/// a missing required value fails naming the field and its source. Secret fields are never printed.
 
 #include <cstdint>
 #include <functional>
@@ -37,13 +37,13 @@ enum class kind { string, integer, boolean, choice };
 
 /// One field of the schema.
 struct field_info {
-  std::string name;              ///< JSON name, e.g. "redis_port"
+  std::string name;  ///< JSON name, e.g. "redis_port"
   kind type = kind::string;
-  bool secret = false;           ///< never printed: keys, SAS tokens, passwords, client secrets
+  bool secret = false;               ///< never printed: keys, SAS tokens, passwords, client secrets
   std::vector<std::string> choices;  ///< allowed values of a `choice` field
-  int64_t min = INT64_MIN;       ///< bounds of an `integer` field
+  int64_t min = INT64_MIN;           ///< bounds of an `integer` field
   int64_t max = INT64_MAX;
-  std::string doc;               ///< one line for --help and config/README.md
+  std::string doc;  ///< one line for --help and config/README.md
 };
 
 /// Every field, in documentation order.
@@ -71,8 +71,8 @@ struct settings {
 
 /// What `load` reads.
 struct inputs {
-  std::string config_file;        ///< empty: none
-  std::string custom_data_file;   ///< empty: none
+  std::string config_file;                   ///< empty: none
+  std::string custom_data_file;              ///< empty: none
   std::map<std::string, std::string> flags;  ///< field name -> raw text from the CLI
   /// Looks up an environment variable; defaults to ::getenv.
   std::function<std::optional<std::string>(const std::string&)> getenv;

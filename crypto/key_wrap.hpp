@@ -86,7 +86,7 @@ struct wrapped_key {
   std::string kid;        ///< the wrapping key's id
   std::string key_check;  ///< key check of the data key (8 hex), empty for legacy files
   std::vector<uint8_t> wrapped;
-  bool legacy = false;    ///< true when read from a raw (Python solution) file
+  bool legacy = false;  ///< true when read from a raw (Python solution) file
 };
 
 /// Serializes to the JSON form above (with a trailing newline).

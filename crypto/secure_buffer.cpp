@@ -24,10 +24,12 @@ secure_buffer::secure_buffer(const uint8_t* data, size_t size) : secure_buffer(s
   if (size > 0) std::memcpy(data_, data, size);
 }
 
-secure_buffer::~secure_buffer() { release(); }
+secure_buffer::~secure_buffer() {
+  release();
+}
 
 secure_buffer::secure_buffer(secure_buffer&& other) noexcept
-  : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {
   // nop
 }
 
@@ -40,7 +42,9 @@ secure_buffer& secure_buffer::operator=(secure_buffer&& other) noexcept {
   return *this;
 }
 
-secure_buffer secure_buffer::clone() const { return secure_buffer{data_, size_}; }
+secure_buffer secure_buffer::clone() const {
+  return secure_buffer{data_, size_};
+}
 
 bool secure_buffer::equals(const secure_buffer& other) const {
   return size_ == other.size_ && (size_ == 0 || CRYPTO_memcmp(data_, other.data_, size_) == 0);

@@ -43,7 +43,8 @@ private:
   size_t size_ = 0;
 };
 
-/// A shared, immutable secret (a data key handed to many actors). Zeroized when the last owner goes.
+/// A shared, immutable secret (a data key handed to many actors). Zeroized when the last owner
+/// goes.
 using shared_secret = std::shared_ptr<const secure_buffer>;
 
 /// Overwrites `size` bytes at `data` with zeros in a way the optimizer keeps.

@@ -183,7 +183,7 @@ caf::error write_wrapped_key_file(const std::string& path, const wrapped_key& ke
 namespace {
 
 class local_key_source : public key_source {
- public:
+public:
   local_key_source(rsa_key key, std::string path)
       : key_(std::move(key)), path_(std::move(path)), kid_(key_.key_id()) {
     // nop
@@ -207,7 +207,7 @@ class local_key_source : public key_source {
 
   std::string describe() const override { return "local key " + path_; }
 
- private:
+private:
   rsa_key key_;
   std::string path_;
   std::string kid_;

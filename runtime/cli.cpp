@@ -32,30 +32,31 @@ struct tool_entry {
 
 const std::map<std::string, tool_entry>& tools() {
   static const std::map<std::string, tool_entry> table{
-    {"keygen", {run_keygen, "create an RSA key pair, or a data key wrapped by an RSA public key"}},
-    {"gen-data", {run_gen_data, "write sample records (one JSON object per line)"}},
-    {"encrypt", {run_encrypt, "encrypt a records file or any file with a wrapped data key"}},
-    {"decrypt", {run_decrypt, "decrypt a records file or any file with a wrapped data key"}},
+      {"keygen",
+       {run_keygen, "create an RSA key pair, or a data key wrapped by an RSA public key"}},
+      {"gen-data", {run_gen_data, "write sample records (one JSON object per line)"}},
+      {"encrypt", {run_encrypt, "encrypt a records file or any file with a wrapped data key"}},
+      {"decrypt", {run_decrypt, "decrypt a records file or any file with a wrapped data key"}},
   };
   return table;
 }
 
 const char* usage_text =
-  "Usage: pqrt --role=scheduler|worker|metrics|local [options]\n"
-  "       pqrt SUBCOMMAND [options]   (pqrt SUBCOMMAND --help for its options)\n"
-  "       pqrt --help | --version\n";
+    "Usage: pqrt --role=scheduler|worker|metrics|local [options]\n"
+    "       pqrt SUBCOMMAND [options]   (pqrt SUBCOMMAND --help for its options)\n"
+    "       pqrt --help | --version\n";
 
 po::options_description global_options() {
   po::options_description opts{"Options"};
-  opts.add_options()                                                             //
-    ("help,h", "show this help")                                                //
-    ("version", "show the version")                                             //
-    ("role", po::value<std::string>(), "run a role: scheduler, worker, metrics, local")  //
-    ("config", po::value<std::string>(), "configuration file (JSON)")            //
-    ("custom-data", po::value<std::string>(), "Azure custom data file (base64 of the JSON)")  //
-    ("dump-config", "print the effective configuration (secrets hidden) and exit")  //
-    ("shutdown-grace", po::value<std::string>(),
-     "time to finish in-flight work on SIGTERM: 25s, 500ms, 2m (overrides shutdown_grace_sec)");
+  opts.add_options()                                                                            //
+      ("help,h", "show this help")                                                              //
+      ("version", "show the version")                                                           //
+      ("role", po::value<std::string>(), "run a role: scheduler, worker, metrics, local")       //
+      ("config", po::value<std::string>(), "configuration file (JSON)")                         //
+      ("custom-data", po::value<std::string>(), "Azure custom data file (base64 of the JSON)")  //
+      ("dump-config", "print the effective configuration (secrets hidden) and exit")            //
+      ("shutdown-grace", po::value<std::string>(),
+       "time to finish in-flight work on SIGTERM: 25s, 500ms, 2m (overrides shutdown_grace_sec)");
   return opts;
 }
 
@@ -63,7 +64,8 @@ void print_help(const po::options_description& opts) {
   std::cout << usage_text << "\nSubcommands:\n";
   for (const auto& [name, entry] : tools())
     std::cout << "  " << name << std::string(12 - name.size(), ' ') << entry.summary << "\n";
-  std::cout << "\n" << opts << "\nEvery configuration field is also a flag (see config/README.md).\n";
+  std::cout << "\n"
+            << opts << "\nEvery configuration field is also a flag (see config/README.md).\n";
 }
 
 /// Parses "25", "25s", "500ms", "2m"; false on anything else.
@@ -77,10 +79,14 @@ bool parse_duration(const std::string& text, caf::timespan& out) {
   }
   auto unit = text.substr(pos);
   if (n < 0) return false;
-  if (unit.empty() || unit == "s") out = std::chrono::seconds{n};
-  else if (unit == "ms") out = std::chrono::milliseconds{n};
-  else if (unit == "m") out = std::chrono::minutes{n};
-  else return false;
+  if (unit.empty() || unit == "s")
+    out = std::chrono::seconds{n};
+  else if (unit == "ms")
+    out = std::chrono::milliseconds{n};
+  else if (unit == "m")
+    out = std::chrono::minutes{n};
+  else
+    return false;
   return true;
 }
 
@@ -104,7 +110,8 @@ void configure_logging(const config::settings& cfg) {
   log::parse_level(cfg.log_level, lvl);
   log::parse_format(cfg.log_format, fmt);
   log::configure(lvl, fmt);
-  for (auto& secret : config::secret_values(cfg)) log::add_secret(secret);
+  for (auto& secret : config::secret_values(cfg))
+    log::add_secret(secret);
 }
 
 /// Tools read no config file; they honour PQRT_LOG_LEVEL and PQRT_LOG_FORMAT.
@@ -119,13 +126,14 @@ void configure_tool_logging() {
 int run_global(const po::variables_map& vm) {
   std::string role = vm.count("role") ? vm["role"].as<std::string>() : "";
   if (!role.empty() && !known_role(role))
-    return usage_error("", "unknown role '" + role + "' (expected scheduler, worker, metrics or local)");
+    return usage_error(
+        "", "unknown role '" + role + "' (expected scheduler, worker, metrics or local)");
   if (role.empty() && !vm.count("dump-config"))
     return usage_error("", "no --role and no subcommand given");
   caf::timespan grace{};
   if (vm.count("shutdown-grace") && !parse_duration(vm["shutdown-grace"].as<std::string>(), grace))
     return usage_error("", "--shutdown-grace: not a duration: '" +
-                             vm["shutdown-grace"].as<std::string>() + "' (use 25s, 500ms, 2m)");
+                               vm["shutdown-grace"].as<std::string>() + "' (use 25s, 500ms, 2m)");
   auto cfg = config::load(make_inputs(vm));
   if (!cfg) {
     log::error("config", render(cfg.error()));

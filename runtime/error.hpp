@@ -1,7 +1,8 @@
 #pragma once
 
-/// Errors as values: a stable code, the `pqrt` category and a context string (job id, file and line,
-/// config field, ...). Codes are stable: they are written into job status records and log lines.
+/// Errors as values: a stable code, the `pqrt` category and a context string (job id, file and
+/// line, config field, ...). Codes are stable: they are written into job status records and log
+/// lines.
 
 #include <cstdint>
 #include <string>
@@ -43,7 +44,8 @@ caf::error make_error(errc code, std::string context = {});
 /// True when `err` is a pqrt error with the given code.
 bool is(const caf::error& err, errc code);
 
-/// Renders any error as one line: `auth_failed: line 17: ...` for pqrt errors, CAF's rendering else.
+/// Renders any error as one line: `auth_failed: line 17: ...` for pqrt errors, CAF's rendering
+/// else.
 std::string render(const caf::error& err);
 
 /// The context string of a pqrt error (empty for others).

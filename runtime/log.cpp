@@ -27,10 +27,14 @@ logger_state& state() {
 
 const char* level_name(level lvl) {
   switch (lvl) {
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warn: return "warn";
-    case level::error: return "error";
+    case level::debug:
+      return "debug";
+    case level::info:
+      return "info";
+    case level::warn:
+      return "warn";
+    case level::error:
+      return "error";
   }
   return "info";
 }
@@ -74,11 +78,21 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -141,7 +155,9 @@ void configure(level min_level, format fmt) {
   st.fmt = fmt;
 }
 
-format default_format() { return ::isatty(STDERR_FILENO) != 0 ? format::text : format::json; }
+format default_format() {
+  return ::isatty(STDERR_FILENO) != 0 ? format::text : format::json;
+}
 
 bool parse_level(std::string_view text, level& out) {
   for (auto lvl : {level::debug, level::info, level::warn, level::error}) {
@@ -154,10 +170,14 @@ bool parse_level(std::string_view text, level& out) {
 }
 
 bool parse_format(std::string_view text, format& out) {
-  if (text == "json") out = format::json;
-  else if (text == "text") out = format::text;
-  else if (text == "auto") out = default_format();
-  else return false;
+  if (text == "json")
+    out = format::json;
+  else if (text == "text")
+    out = format::text;
+  else if (text == "auto")
+    out = default_format();
+  else
+    return false;
   return true;
 }
 
@@ -176,7 +196,8 @@ std::string redact(std::string_view text) {
   {
     auto& st = state();
     std::lock_guard<std::mutex> guard{st.mtx};
-    for (const auto& secret : st.secrets) replace_all(out, secret);
+    for (const auto& secret : st.secrets)
+      replace_all(out, secret);
   }
   redact_sig(out);
   return out;

@@ -5,9 +5,9 @@
 #include <cstdlib>
 
 #include <caf/actor_system.hpp>
-#include <caf/system_messages.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 
 #include "actors/protocol.hpp"
 #include "runtime/error.hpp"
@@ -37,7 +37,7 @@ void block_shutdown_signals() {
 }
 
 signal_watcher::signal_watcher(caf::actor root, caf::timespan grace)
-  : root_(std::move(root)), grace_(grace), thread_([this] { run(); }) {
+    : root_(std::move(root)), grace_(grace), thread_([this] { run(); }) {
   // nop
 }
 

@@ -46,9 +46,9 @@ private:
 };
 
 /// Exit codes of the pqrt process.
-constexpr int exit_ok = 0;        ///< the role finished, or shut down cleanly
-constexpr int exit_failure = 1;   ///< the root supervisor failed, or a tool failed
-constexpr int exit_usage = 2;     ///< unknown flag, role or subcommand; bad arguments
+constexpr int exit_ok = 0;       ///< the role finished, or shut down cleanly
+constexpr int exit_failure = 1;  ///< the root supervisor failed, or a tool failed
+constexpr int exit_usage = 2;    ///< unknown flag, role or subcommand; bad arguments
 
 /// Runs a role's tree under a root supervisor until it ends; turns signals into shutdown.
 /// Returns exit_ok after a clean end, 128 + signal after a hard stop, exit_failure otherwise.

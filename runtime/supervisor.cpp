@@ -88,7 +88,8 @@ void start_child(supervisor_actor* self, size_t idx) {
   try {
     child = spec.start(self->system());
   } catch (const std::exception& e) {
-    on_child_failed(self, idx, make_error(errc::unavailable, "start failed: " + std::string{e.what()}));
+    on_child_failed(self, idx,
+                    make_error(errc::unavailable, "start failed: " + std::string{e.what()}));
     return;
   }
   self->monitor(child);
@@ -184,19 +185,19 @@ caf::behavior supervisor(supervisor_actor* self, std::string label,
   for (size_t i = 0; i < self->state.specs.size() && !self->state.failed; ++i)
     start_child(self, i);
   return {
-    [=](shutdown_atom, caf::timespan grace) { begin_shutdown(self, grace); },
-    [=](deadline_atom) { on_deadline(self); },
-    [=](hard_stop_atom) {
-      log::warn(self->state.label, "hard stop");
-      kill_all(self);
-      self->quit(make_error(errc::timeout, "hard stop requested"));
-    },
-    [=](which_atom, const std::string& child) -> caf::result<caf::actor> {
-      auto& s = self->state;
-      for (size_t i = 0; i < s.specs.size(); ++i)
-        if (s.specs[i].name == child && (*s.running)[i]) return (*s.running)[i];
-      return make_error(errc::invalid_argument, "no running child named '" + child + "'");
-    },
+      [=](shutdown_atom, caf::timespan grace) { begin_shutdown(self, grace); },
+      [=](deadline_atom) { on_deadline(self); },
+      [=](hard_stop_atom) {
+        log::warn(self->state.label, "hard stop");
+        kill_all(self);
+        self->quit(make_error(errc::timeout, "hard stop requested"));
+      },
+      [=](which_atom, const std::string& child) -> caf::result<caf::actor> {
+        auto& s = self->state;
+        for (size_t i = 0; i < s.specs.size(); ++i)
+          if (s.specs[i].name == child && (*s.running)[i]) return (*s.running)[i];
+        return make_error(errc::invalid_argument, "no running child named '" + child + "'");
+      },
   };
 }
 

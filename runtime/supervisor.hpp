@@ -4,11 +4,11 @@
 /// one-for-one within a restart budget (at most `max_restarts` in `window`), and escalates by
 /// failing itself (`errc::restart_limit`, naming the child) when the budget is spent.
 ///
-/// Shutdown (`shutdown_atom, grace`): quiet (every child gets `quiet_atom`), then stop: children get
-/// an exit message one at a time in reverse start order, each after the previous one is down, all
-/// within `grace`; whatever is still alive at the deadline is killed (hard stop) and the supervisor
-/// ends with `errc::timeout`. `hard_stop_atom` kills every child at once. A clean shutdown ends the
-/// supervisor normally.
+/// Shutdown (`shutdown_atom, grace`): quiet (every child gets `quiet_atom`), then stop: children
+/// get an exit message one at a time in reverse start order, each after the previous one is down,
+/// all within `grace`; whatever is still alive at the deadline is killed (hard stop) and the
+/// supervisor ends with `errc::timeout`. `hard_stop_atom` kills every child at once. A clean
+/// shutdown ends the supervisor normally.
 ///
 /// Messages in: `shutdown_atom, caf::timespan`; `hard_stop_atom`; `which_atom, std::string` →
 /// `caf::actor` (the child's current handle; a restarted child has a new one).

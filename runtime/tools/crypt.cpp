@@ -64,14 +64,16 @@ caf::expected<std::string> read_header(crypt_job& job, const crypto::record_ciph
   if (!std::getline(job.in->stream(), line))
     return make_error(errc::bad_format, job.in->path() + ": empty, no records header");
   auto header = crypto::parse_records_header(line);
-  if (!header) return make_error(errc::bad_format, job.in->path() + ": line 1: " + render(header.error()));
+  if (!header)
+    return make_error(errc::bad_format, job.in->path() + ": line 1: " + render(header.error()));
   if (job.vm.count("dataset") && job.vm["dataset"].as<std::string>() != header->dataset_id)
     return make_error(errc::wrong_binding, job.in->path() + " holds data set '" +
-                                             header->dataset_id + "', not '" +
-                                             job.vm["dataset"].as<std::string>() + "'");
+                                               header->dataset_id + "', not '" +
+                                               job.vm["dataset"].as<std::string>() + "'");
   if (header->key_check != cipher.key_check())
     return make_error(errc::auth_failed, "wrong key: " + job.in->path() + " was sealed under key " +
-                                           header->key_check + ", this key is " + cipher.key_check());
+                                             header->key_check + ", this key is " +
+                                             cipher.key_check());
   return header->dataset_id;
 }
 
@@ -91,12 +93,14 @@ int decrypt_lines(crypt_job& job, size_t first_line_no, OpenLine open_line) {
   uint64_t index = 0;
   for (; std::getline(job.in->stream(), line); ++index) {
     auto plain = open_line(index, line);
-    if (!plain) failures.add(job.command, first_line_no + index, plain.error());
-    else if (failures.count == 0) job.out->stream() << *plain << '\n';
+    if (!plain)
+      failures.add(job.command, first_line_no + index, plain.error());
+    else if (failures.count == 0)
+      job.out->stream() << *plain << '\n';
   }
   if (failures.count > 0) {
     log::error(job.command, std::to_string(failures.count) + " of " + std::to_string(index) +
-                              " records failed to decrypt; no output written");
+                                " records failed to decrypt; no output written");
     return exit_failure;
   }
   if (auto err = job.out->commit()) return tools::fail(job.command, err);
@@ -115,9 +119,10 @@ int decrypt_records(crypt_job& job) {
   if (!dataset) return tools::fail(job.command, dataset.error());
   return decrypt_lines(job, 2, [&](uint64_t index, const std::string& line) {
     auto plain = cipher.open(*dataset, index, line);
-    if (!plain) return caf::expected<std::string>{make_error(
-                  static_cast<errc>(plain.error().code()),
-                  "record " + std::to_string(index) + ": " + context_of(plain.error()))};
+    if (!plain)
+      return caf::expected<std::string>{
+          make_error(static_cast<errc>(plain.error().code()),
+                     "record " + std::to_string(index) + ": " + context_of(plain.error()))};
     return plain;
   });
 }
@@ -136,7 +141,8 @@ int stream_file(crypt_job& job, Cipher& cipher) {
       return tools::fail(job.command, err);
     job.out->stream().write(out.data(), static_cast<std::streamsize>(out.size()));
   }
-  if (in.bad()) return tools::fail(job.command, make_error(errc::io_error, "cannot read " + job.in->path()));
+  if (in.bad())
+    return tools::fail(job.command, make_error(errc::io_error, "cannot read " + job.in->path()));
   out.clear();
   if (auto err = cipher.finish(out)) return tools::fail(job.command, err);
   job.out->stream().write(out.data(), static_cast<std::streamsize>(out.size()));
@@ -159,18 +165,18 @@ int crypt_file(crypt_job& job) {
 
 po::options_description crypt_options(const std::string& command) {
   po::options_description opts{command + " records|file"};
-  opts.add_options()                                                                       //
-    ("what", po::value<std::string>(), "records (one record per line) or file (any file)")  //
-    ("key", po::value<std::string>()->required(), "wrapped data key file")               //
-    ("unwrap-with", po::value<std::string>()->required(), "RSA private key PEM")          //
-    ("in", po::value<std::string>()->required(), "input file, - for stdin")              //
-    ("out", po::value<std::string>()->required(), "output file, - for stdout")           //
-    ("dataset", po::value<std::string>(),
-     "records: data set id (encrypt default: the input's base name; decrypt: checked)")  //
-    ("format", po::value<std::string>()->default_value("pqrt"),
-     "decrypt records: pqrt, or legacy (the Python solution's AES-CBC lines)")           //
-    ("context", po::value<std::string>()->default_value(""),
-     "file: a label the file is bound to (e.g. its blob name); decrypt needs the same");
+  opts.add_options()                                                                          //
+      ("what", po::value<std::string>(), "records (one record per line) or file (any file)")  //
+      ("key", po::value<std::string>()->required(), "wrapped data key file")                  //
+      ("unwrap-with", po::value<std::string>()->required(), "RSA private key PEM")            //
+      ("in", po::value<std::string>()->required(), "input file, - for stdin")                 //
+      ("out", po::value<std::string>()->required(), "output file, - for stdout")              //
+      ("dataset", po::value<std::string>(),
+       "records: data set id (encrypt default: the input's base name; decrypt: checked)")  //
+      ("format", po::value<std::string>()->default_value("pqrt"),
+       "decrypt records: pqrt, or legacy (the Python solution's AES-CBC lines)")  //
+      ("context", po::value<std::string>()->default_value(""),
+       "file: a label the file is bound to (e.g. its blob name); decrypt needs the same");
   return opts;
 }
 
@@ -182,12 +188,14 @@ int run_crypt(const std::string& command, const std::vector<std::string>& args) 
   if (!parse_tool_args(command, args, crypt_options(command), pos, job.vm, code)) return code;
   auto what = job.vm.count("what") ? job.vm["what"].as<std::string>() : "";
   if (what != "records" && what != "file")
-    return usage_error(command, what.empty() ? "say what to " + command + ": records or file"
-                                             : "unknown kind '" + what + "' (expected records or file)");
+    return usage_error(command, what.empty()
+                                    ? "say what to " + command + ": records or file"
+                                    : "unknown kind '" + what + "' (expected records or file)");
   auto format = job.vm["format"].as<std::string>();
   if (format != "pqrt" && format != "legacy")
     return usage_error(command, "unknown --format '" + format + "' (expected pqrt or legacy)");
-  auto key = tools::load_data_key(job.vm["key"].as<std::string>(), job.vm["unwrap-with"].as<std::string>());
+  auto key = tools::load_data_key(job.vm["key"].as<std::string>(),
+                                  job.vm["unwrap-with"].as<std::string>());
   if (!key) return tools::fail(command, key.error());
   job.key = std::move(*key);
   auto in = tools::input_file::open(job.vm["in"].as<std::string>());
@@ -202,7 +210,11 @@ int run_crypt(const std::string& command, const std::vector<std::string>& args) 
 
 }  // namespace
 
-int run_encrypt(const std::vector<std::string>& args) { return run_crypt("encrypt", args); }
-int run_decrypt(const std::vector<std::string>& args) { return run_crypt("decrypt", args); }
+int run_encrypt(const std::vector<std::string>& args) {
+  return run_crypt("encrypt", args);
+}
+int run_decrypt(const std::vector<std::string>& args) {
+  return run_crypt("decrypt", args);
+}
 
 }  // namespace pqrt

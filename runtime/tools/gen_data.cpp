@@ -26,12 +26,13 @@ uint64_t next_random(uint64_t& state) {
 
 void append_record(std::string& line, uint64_t id, size_t line_size, uint64_t& state) {
   static constexpr char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   line = "{\"id\": " + std::to_string(id) + ", \"data\": \"";
   size_t fill = line_size > line.size() + 2 ? line_size - line.size() - 2 : 0;
   for (size_t i = 0; i < fill; i += 8) {
     auto bits = next_random(state);
-    for (size_t j = 0; j < 8 && i + j < fill; ++j, bits >>= 8) line += alphabet[(bits & 0xff) % 62];
+    for (size_t j = 0; j < 8 && i + j < fill; ++j, bits >>= 8)
+      line += alphabet[(bits & 0xff) % 62];
   }
   line += "\"}\n";
 }
@@ -40,11 +41,11 @@ void append_record(std::string& line, uint64_t id, size_t line_size, uint64_t& s
 
 int run_gen_data(const std::vector<std::string>& args) {
   po::options_description opts{"gen-data"};
-  opts.add_options()                                                                   //
-    ("records", po::value<uint64_t>()->required(), "number of records")               //
-    ("size-kb", po::value<double>()->default_value(1.0), "size of each record in KiB")  //
-    ("out", po::value<std::string>()->required(), "file to write, - for stdout")      //
-    ("seed", po::value<uint64_t>()->default_value(1), "random seed");
+  opts.add_options()                                                                      //
+      ("records", po::value<uint64_t>()->required(), "number of records")                 //
+      ("size-kb", po::value<double>()->default_value(1.0), "size of each record in KiB")  //
+      ("out", po::value<std::string>()->required(), "file to write, - for stdout")        //
+      ("seed", po::value<uint64_t>()->default_value(1), "random seed");
   po::positional_options_description pos;
   po::variables_map vm;
   int code = exit_ok;

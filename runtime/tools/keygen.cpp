@@ -27,8 +27,8 @@ int keygen_rsa(const po::variables_map& vm) {
     if (auto err = key->write_public_pem(vm["public-out"].as<std::string>()))
       return tools::fail("keygen", err);
   }
-  log::info("keygen", "RSA key written", {{"file", out}, {"bits", std::to_string(bits)},
-                                          {"kid", key->key_id()}});
+  log::info("keygen", "RSA key written",
+            {{"file", out}, {"bits", std::to_string(bits)}, {"kid", key->key_id()}});
   return exit_ok;
 }
 
@@ -47,7 +47,9 @@ int keygen_data_key(const po::variables_map& vm) {
   auto out = vm["out"].as<std::string>();
   if (auto err = crypto::write_wrapped_key_file(out, file)) return tools::fail("keygen", err);
   log::info("keygen", "data key written (wrapped)",
-            {{"file", out}, {"alg", crypto::to_string(*alg)}, {"kid", file.kid},
+            {{"file", out},
+             {"alg", crypto::to_string(*alg)},
+             {"kid", file.kid},
              {"key_check", file.key_check}});
   return exit_ok;
 }
@@ -56,14 +58,14 @@ int keygen_data_key(const po::variables_map& vm) {
 
 int run_keygen(const std::vector<std::string>& args) {
   po::options_description opts{"keygen rsa|data-key"};
-  opts.add_options()                                                                  //
-    ("kind", po::value<std::string>(), "rsa or data-key")                            //
-    ("out", po::value<std::string>(), "file to write (never overwritten)")            //
-    ("public-out", po::value<std::string>(), "rsa: also write the public key here")  //
-    ("bits", po::value<int>()->default_value(3072), "rsa: key size")                  //
-    ("wrap-with", po::value<std::string>(), "data-key: RSA public (or private) key PEM")  //
-    ("alg", po::value<std::string>()->default_value("RSA-OAEP-256"),
-     "data-key: RSA-OAEP-256 or RSA-OAEP (SHA-1, the Python solution's)");
+  opts.add_options()                                                                        //
+      ("kind", po::value<std::string>(), "rsa or data-key")                                 //
+      ("out", po::value<std::string>(), "file to write (never overwritten)")                //
+      ("public-out", po::value<std::string>(), "rsa: also write the public key here")       //
+      ("bits", po::value<int>()->default_value(3072), "rsa: key size")                      //
+      ("wrap-with", po::value<std::string>(), "data-key: RSA public (or private) key PEM")  //
+      ("alg", po::value<std::string>()->default_value("RSA-OAEP-256"),
+       "data-key: RSA-OAEP-256 or RSA-OAEP (SHA-1, the Python solution's)");
   po::positional_options_description pos;
   pos.add("kind", 1);
   po::variables_map vm;

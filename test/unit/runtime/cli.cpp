@@ -13,7 +13,8 @@ namespace {
 int run(std::vector<std::string> args) {
   args.insert(args.begin(), "pqrt");
   std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
+  for (auto& a : args)
+    argv.push_back(a.data());
   return pqrt::run_cli(static_cast<int>(argv.size()), argv.data());
 }
 

@@ -37,9 +37,9 @@ TEST_CASE("registered secrets never appear") {
 }
 
 TEST_CASE("SAS signatures and secret-named fields are redacted") {
-  auto line = pqrt::log::render(level::info, "blob", "GET https://a.blob/c?sv=1&sig=abcDEF%2B123&se=2",
-                                {{"redis_password", "hunter22"}, {"sas_token", "sv=1&sig=zz"}},
-                                format::text);
+  auto line = pqrt::log::render(
+      level::info, "blob", "GET https://a.blob/c?sv=1&sig=abcDEF%2B123&se=2",
+      {{"redis_password", "hunter22"}, {"sas_token", "sv=1&sig=zz"}}, format::text);
   CHECK(line.find("abcDEF") == std::string::npos);
   CHECK(line.find("hunter22") == std::string::npos);
   CHECK(line.find("sig=zz") == std::string::npos);

@@ -9,11 +9,11 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
-#include <unistd.h>
 
 #include <doctest/doctest.h>
 
@@ -84,7 +84,8 @@ TEST_CASE("SIGTERM shuts the tree down in reverse start order and exits 0") {
     return std::find(lines.begin(), lines.end(), event) - lines.begin();
   };
   std::string got;
-  for (auto& line : lines) got += line + " ";
+  for (auto& line : lines)
+    got += line + " ";
   INFO("events: ", got);
   REQUIRE(lines.size() == 4);
   CHECK(at("quiet:a") < at("stop:a"));

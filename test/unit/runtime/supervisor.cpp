@@ -23,9 +23,9 @@ namespace {
 caf::behavior test_child(caf::event_based_actor* self, std::string name, events log) {
   self->attach_functor([=](const caf::error&) { log->push_back("stop:" + name); });
   return {
-    [=](pqrt::quiet_atom) { log->push_back("quiet:" + name); },
-    [=](crash_atom) { throw std::runtime_error("boom in " + name); },
-    [=](caf::ok_atom) { self->quit(); },  // finished its work: a normal exit
+      [=](pqrt::quiet_atom) { log->push_back("quiet:" + name); },
+      [=](crash_atom) { throw std::runtime_error("boom in " + name); },
+      [=](caf::ok_atom) { self->quit(); },  // finished its work: a normal exit
   };
 }
 
@@ -116,11 +116,12 @@ TEST_CASE_FIXTURE(fixture, "shutdown quiets every child, then stops them in reve
 }
 
 TEST_CASE_FIXTURE(fixture, "a child that outlives the grace period is killed at the deadline") {
-  start({spec("a", log), {"stubborn", pqrt::restart_policy::permanent,
-                          [](caf::actor_system& sys) { return sys.spawn(stubborn_child); }}});
+  start({spec("a", log), {"stubborn", pqrt::restart_policy::permanent, [](caf::actor_system& sys) {
+                            return sys.spawn(stubborn_child);
+                          }}});
   self->send(sup, pqrt::shutdown_atom::value, caf::timespan{2s});
   sched.run();
-  CHECK(log->empty() == false);  // a was quieted
+  CHECK(log->empty() == false);                                // a was quieted
   CHECK(std::count(log->begin(), log->end(), "stop:a") == 0);  // still waiting on stubborn
   sched.advance_time(2s);
   sched.run();
