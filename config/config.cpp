@@ -205,14 +205,10 @@ void write(json_writer& w, const field_info& /*f*/, bool v) {
 
 std::string value_name(const field_info& f) {
   switch (f.type) {
-    case kind::integer:
-      return "N";
-    case kind::boolean:
-      return "true|false";
-    case kind::choice:
-      return detail::join(f.choices, "|");
-    case kind::string:
-      break;
+    case kind::integer: return "N";
+    case kind::boolean: return "true|false";
+    case kind::choice: return detail::join(f.choices, "|");
+    case kind::string: break;
   }
   return f.secret ? "SECRET" : "TEXT";
 }
@@ -221,16 +217,11 @@ std::string value_name(const field_info& f) {
 
 std::string describe_source(source src, std::string_view field, std::string_view path) {
   switch (src) {
-    case source::default_value:
-      return "default";
-    case source::custom_data:
-      return "custom data " + std::string{path};
-    case source::file:
-      return "config file " + std::string{path};
-    case source::env:
-      return "environment variable " + detail::env_name(field);
-    case source::cli:
-      return "flag --" + detail::flag_name(field);
+    case source::default_value: return "default";
+    case source::custom_data: return "custom data " + std::string{path};
+    case source::file: return "config file " + std::string{path};
+    case source::env: return "environment variable " + detail::env_name(field);
+    case source::cli: return "flag --" + detail::flag_name(field);
   }
   return "unknown source";
 }

@@ -65,13 +65,10 @@ const char* json_type(const rapidjson::Value& v) {
 
 const char* expected_type(kind type) {
   switch (type) {
-    case kind::integer:
-      return "an integer";
-    case kind::boolean:
-      return "true or false";
+    case kind::integer: return "an integer";
+    case kind::boolean: return "true or false";
     case kind::string:
-    case kind::choice:
-      break;
+    case kind::choice: break;
   }
   return "a string";
 }

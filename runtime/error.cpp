@@ -7,38 +7,22 @@ namespace pqrt {
 
 const char* to_string(errc code) {
   switch (code) {
-    case errc::ok:
-      return "ok";
-    case errc::invalid_argument:
-      return "invalid_argument";
-    case errc::config_invalid:
-      return "config_invalid";
-    case errc::io_error:
-      return "io_error";
-    case errc::bad_format:
-      return "bad_format";
-    case errc::auth_failed:
-      return "auth_failed";
-    case errc::wrong_binding:
-      return "wrong_binding";
-    case errc::truncated:
-      return "truncated";
-    case errc::key_error:
-      return "key_error";
-    case errc::unsupported:
-      return "unsupported";
-    case errc::crypto_failure:
-      return "crypto_failure";
-    case errc::restart_limit:
-      return "restart_limit";
-    case errc::not_available:
-      return "not_available";
-    case errc::timeout:
-      return "timeout";
-    case errc::unavailable:
-      return "unavailable";
-    case errc::job_failed:
-      return "job_failed";
+    case errc::ok: return "ok";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::config_invalid: return "config_invalid";
+    case errc::io_error: return "io_error";
+    case errc::bad_format: return "bad_format";
+    case errc::auth_failed: return "auth_failed";
+    case errc::wrong_binding: return "wrong_binding";
+    case errc::truncated: return "truncated";
+    case errc::key_error: return "key_error";
+    case errc::unsupported: return "unsupported";
+    case errc::crypto_failure: return "crypto_failure";
+    case errc::restart_limit: return "restart_limit";
+    case errc::not_available: return "not_available";
+    case errc::timeout: return "timeout";
+    case errc::unavailable: return "unavailable";
+    case errc::job_failed: return "job_failed";
   }
   return "unknown";
 }
