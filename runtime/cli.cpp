@@ -1,5 +1,6 @@
 #include "runtime/cli.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -91,9 +92,8 @@ bool parse_duration(const std::string& text, caf::timespan& out) {
 }
 
 bool known_role(const std::string& role) {
-  for (const auto& r : known_roles())
-    if (r == role) return true;
-  return false;
+  const auto& roles = known_roles();
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
 config::inputs make_inputs(const po::variables_map& vm) {

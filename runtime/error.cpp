@@ -23,6 +23,8 @@ const char* to_string(errc code) {
     case errc::timeout: return "timeout";
     case errc::unavailable: return "unavailable";
     case errc::job_failed: return "job_failed";
+    case errc::redis_error: return "redis_error";
+    case errc::tls_failed: return "tls_failed";
   }
   return "unknown";
 }

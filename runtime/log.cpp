@@ -49,9 +49,11 @@ std::string timestamp() {
 }
 
 bool secret_field_name(std::string_view name) {
-  for (auto word : {"password", "secret", "token", "sas", "account_key", "authorization"})
-    if (name.find(word) != std::string_view::npos) return true;
-  return false;
+  static constexpr std::string_view words[] = {"password", "secret",      "token",
+                                               "sas",      "account_key", "authorization"};
+  return std::any_of(std::begin(words), std::end(words), [&](std::string_view word) {
+    return name.find(word) != std::string_view::npos;
+  });
 }
 
 void replace_all(std::string& text, const std::string& what) {
@@ -98,7 +100,7 @@ std::string field_value(const field& f) {
 
 std::string render_json(level lvl, std::string_view component, std::string_view message,
                         std::initializer_list<field> fields) {
-  std::string out = "{\"ts\":\"" + timestamp() + "\",\"level\":\"" + level_name(lvl) + "\"";
+  std::string out = R"({"ts":")" + timestamp() + R"(","level":")" + level_name(lvl) + '"';
   out += ",\"component\":";
   append_json_string(out, component);
   out += ",\"msg\":";

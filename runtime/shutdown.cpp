@@ -48,7 +48,7 @@ signal_watcher::~signal_watcher() {
 
 void signal_watcher::run() {
   auto set = shutdown_signals();
-  timespec tick{0, 100 * 1000 * 1000};
+  timespec tick{0, 100L * 1000 * 1000};
   std::chrono::steady_clock::time_point hard_stop_at{};
   while (!done_) {
     if (seen_ >= 2 && std::chrono::steady_clock::now() >= hard_stop_at) {

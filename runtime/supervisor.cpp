@@ -1,5 +1,6 @@
 #include "runtime/supervisor.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -46,9 +47,8 @@ size_t index_of(supervisor_actor* self, const caf::actor_addr& addr) {
 }
 
 bool any_running(supervisor_actor* self) {
-  for (auto& child : *self->state.running)
-    if (child) return true;
-  return false;
+  const auto& running = *self->state.running;
+  return std::any_of(running.begin(), running.end(), [](const caf::actor& c) { return bool{c}; });
 }
 
 void kill_all(supervisor_actor* self) {

@@ -27,7 +27,7 @@ uint64_t next_random(uint64_t& state) {
 void append_record(std::string& line, uint64_t id, size_t line_size, uint64_t& state) {
   static constexpr char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  line = "{\"id\": " + std::to_string(id) + ", \"data\": \"";
+  line = R"({"id": )" + std::to_string(id) + R"(, "data": ")";
   size_t fill = line_size > line.size() + 2 ? line_size - line.size() - 2 : 0;
   for (size_t i = 0; i < fill; i += 8) {
     auto bits = next_random(state);
