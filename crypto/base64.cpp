@@ -84,14 +84,13 @@ bool decode_last(const char* in, size_t count, uint8_t* out) {
   return true;
 }
 
-}  // namespace
-
-namespace detail {
-
-void base64_encode_into(const uint8_t* data, size_t size, std::string& out) {
+// Encodes whole groups of three bytes, then the padded tail. `simd` lets the AVX2 kernel take the
+// bulk first.
+void encode(const uint8_t* data, size_t size, std::string& out, bool simd) {
   out.resize((size + 2) / 3 * 4);
   auto* dst = out.data();
-  size_t i = 0;
+  size_t i = simd ? detail::base64_encode_avx2(data, size, dst) : 0;
+  dst += i / 3 * 4;
   for (; i + 3 <= size; i += 3, dst += 4) {
     uint32_t bits = uint32_t{data[i]} << 16 | uint32_t{data[i + 1]} << 8 | data[i + 2];
     std::memcpy(dst, &pair_table[size_t{2} * (bits >> 12)], 2);
@@ -106,7 +105,9 @@ void base64_encode_into(const uint8_t* data, size_t size, std::string& out) {
   dst[3] = '=';
 }
 
-bool base64_decode_into(std::string_view text, std::vector<uint8_t>& out) {
+// The unpadded quanta go to the AVX2 kernel first if `simd`; the scalar loop finishes them (and
+// rejects the character that stopped the kernel, if any), then the padded last quantum.
+bool decode(std::string_view text, std::vector<uint8_t>& out, bool simd) {
   text = trim(text);
   out.clear();
   if (text.empty()) return true;
@@ -116,9 +117,37 @@ bool base64_decode_into(std::string_view text, std::vector<uint8_t>& out) {
   auto* dst = out.data();
   const auto* src = text.data();
   auto full = text.size() / 4 - (pad > 0 ? 1 : 0);
-  for (size_t q = 0; q < full; ++q, src += 4, dst += 3)
+  auto done = simd ? detail::base64_decode_avx2(src, 4 * full, dst) / 4 : 0;
+  src += 4 * done;
+  dst += 3 * done;
+  for (size_t q = done; q < full; ++q, src += 4, dst += 3)
     if (!decode_full(src, dst)) return false;
   return pad == 0 || decode_last(src, 3 - pad, dst);
+}
+
+bool use_simd() {
+  static const bool yes = detail::simd_available();
+  return yes;
+}
+
+}  // namespace
+
+namespace detail {
+
+void base64_encode_into(const uint8_t* data, size_t size, std::string& out) {
+  encode(data, size, out, use_simd());
+}
+
+bool base64_decode_into(std::string_view text, std::vector<uint8_t>& out) {
+  return decode(text, out, use_simd());
+}
+
+void base64_encode_scalar(const uint8_t* data, size_t size, std::string& out) {
+  encode(data, size, out, false);
+}
+
+bool base64_decode_scalar(std::string_view text, std::vector<uint8_t>& out) {
+  return decode(text, out, false);
 }
 
 }  // namespace detail
