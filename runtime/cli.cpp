@@ -21,6 +21,10 @@ namespace pqrt {
 
 namespace {
 
+/// Options are matched exactly: a prefix such as `--red` is no abbreviation but an error.
+constexpr int exact_style =
+    po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+
 /// Configuration errors exit with 3, so scripts can tell them from run-time failures.
 constexpr int exit_config = 3;
 
@@ -57,7 +61,11 @@ po::options_description global_options() {
       ("custom-data", po::value<std::string>(), "Azure custom data file (base64 of the JSON)")  //
       ("dump-config", "print the effective configuration (secrets hidden) and exit")            //
       ("shutdown-grace", po::value<std::string>(),
-       "time to finish in-flight work on SIGTERM: 25s, 500ms, 2m (overrides shutdown_grace_sec)");
+       "time to finish in-flight work on SIGTERM: 25s, 500ms, 2m (overrides shutdown_grace_sec)")  //
+      ("redis", po::value<std::string>(), "Redis URL (the same as --redis-url)")  //
+      ("queues", po::value<std::string>(),
+       "worker: queues to serve in priority order: high,low")  //
+      ("burst", "worker: end once the queues are empty");
   return opts;
 }
 
@@ -101,6 +109,7 @@ config::inputs make_inputs(const po::variables_map& vm) {
   if (vm.count("config")) in.config_file = vm["config"].as<std::string>();
   if (vm.count("custom-data")) in.custom_data_file = vm["custom-data"].as<std::string>();
   config::collect_flags(vm, in.flags);
+  if (vm.count("redis")) in.flags["redis_url"] = vm["redis"].as<std::string>();
   return in;
 }
 
@@ -146,7 +155,10 @@ int run_global(const po::variables_map& vm) {
   }
   if (!vm.count("shutdown-grace")) grace = std::chrono::seconds{cfg->shutdown_grace_sec};
   log::info("runtime", "starting", {{"role", role}, {"version", version}});
-  return run_role(role, *cfg, grace);
+  role_options opt;
+  if (vm.count("queues")) opt.queues = vm["queues"].as<std::string>();
+  opt.burst = vm.count("burst") > 0;
+  return run_role(role, *cfg, opt, grace);
 }
 
 int run_options_mode(int argc, char** argv) {
@@ -154,7 +166,7 @@ int run_options_mode(int argc, char** argv) {
   config::add_options(opts);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(opts).style(exact_style).run(), vm);
     po::notify(vm);
   } catch (const po::unknown_option& e) {
     return usage_error("", "unknown option '" + e.get_option_name() + "'");
@@ -188,7 +200,9 @@ bool parse_tool_args(const std::string& command, const std::vector<std::string>&
   po::options_description all{opts};
   all.add_options()("help,h", "show this help");
   try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    po::store(
+        po::command_line_parser(args).options(all).positional(positional).style(exact_style).run(),
+        vm);
     if (vm.count("help")) {
       std::cout << "Usage: pqrt " << command << " [options]\n\n" << all << "\n";
       exit_code = exit_ok;

@@ -83,6 +83,9 @@ int run_tree(caf::actor_system& sys, const std::string& role, std::vector<child_
     signals = watcher.signals_seen();
     last_signal = watcher.last_signal();
   }
+  // No watcher from here on: let a signal end a teardown that hangs.
+  auto set = shutdown_signals();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   if (signals >= 2) return 128 + last_signal;
   if (!reason) {
     log::info(role, "stopped");

@@ -1,5 +1,6 @@
 #include "runtime/roles/roles.hpp"
 
+#include "runtime/error.hpp"
 #include "runtime/log.hpp"
 #include "runtime/shutdown.hpp"
 
@@ -10,10 +11,27 @@ const std::vector<std::string>& known_roles() {
   return roles;
 }
 
-int run_role(const std::string& role, const config::settings&, caf::timespan) {
-  // No role tree is part of this build yet: say so and fail rather than pretend to run.
+int run_role(const std::string& role, const config::settings& cfg, const role_options& opt,
+             caf::timespan grace) {
+  if (role == "worker") return run_worker(cfg, opt, grace);
+  // No other role tree is part of this build yet: say so and fail rather than pretend to run.
   log::error("runtime", "role is not available in this build", {{"role", role}});
   return exit_failure;
+}
+
+caf::expected<transport::redis_url> redis_url_from(const config::settings& cfg) {
+  std::string text = cfg.redis_url;
+  if (text.empty()) {
+    text = std::string{cfg.redis_tls ? "rediss://" : "redis://"} + cfg.redis_host + ":" +
+           std::to_string(cfg.redis_port) + "/" + std::to_string(cfg.redis_db);
+  }
+  auto url = transport::parse_redis_url(text);
+  if (!url) return make_error(errc::config_invalid, "redis_url: " + context_of(url.error()));
+  if (url->password.empty()) url->password = cfg.redis_password;
+  if (url->user.empty()) url->user = cfg.redis_username;
+  if (url->ca_file.empty()) url->ca_file = cfg.redis_ca_file;
+  if (!url->password.empty()) log::add_secret(url->password);
+  return url;
 }
 
 }  // namespace pqrt

@@ -9,13 +9,29 @@
 #include <caf/timespan.hpp>
 
 #include "config/config.hpp"
+#include "transport/redis_url.hpp"
 
 namespace pqrt {
 
 /// The roles pqrt knows, built or not.
 const std::vector<std::string>& known_roles();
 
+/// Role options that are flags only (not configuration fields).
+struct role_options {
+  std::string queues;  ///< --queues high,default (empty: the queue_name field)
+  bool burst = false;  ///< --burst: end when the queues are empty
+};
+
 /// Runs `role` with the loaded configuration; returns the process exit code.
-int run_role(const std::string& role, const config::settings& cfg, caf::timespan grace);
+int run_role(const std::string& role, const config::settings& cfg, const role_options& opt,
+             caf::timespan grace);
+
+/// The worker role (runtime/roles/worker.cpp).
+int run_worker(const config::settings& cfg, const role_options& opt, caf::timespan grace);
+
+/// The Redis URL the configuration names: `redis_url`, or redis_host/redis_port/redis_db with
+/// redis_tls, redis_ca_file, redis_username and redis_password (which also fill in a URL that
+/// has none).
+caf::expected<transport::redis_url> redis_url_from(const config::settings& cfg);
 
 }  // namespace pqrt

@@ -27,13 +27,16 @@ expect "an unknown tool flag exits 2 naming it" 2 "pqrt keygen: unknown option '
 run "$PQRT"
 expect "no arguments is a usage error" 2 "Try 'pqrt --help'"
 
-for role in scheduler worker metrics local; do
+for role in scheduler metrics local; do
   run "$PQRT" --role=$role --log-format=text
   expect "--role=$role says it is not available and fails" 1 "role is not available in this build role=$role"
 done
 
-run "$PQRT" --role=worker --log-format=json
+run "$PQRT" --role=scheduler --log-format=json
 check "JSON log lines carry level and component" \
   grep -q '"level":"error","component":"runtime"' "$WORK/err"
+
+run "$PQRT" --role=worker --redis redis://127.0.0.1:1 --redis-give-up-sec 1 --log-format=text
+expect "a worker whose Redis is unreachable fails naming it" 1 "cannot reach Redis.*127.0.0.1:1"
 
 finish

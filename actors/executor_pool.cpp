@@ -1,0 +1,113 @@
+#include "actors/executor_pool.hpp"
+
+#include <deque>
+
+#include <caf/all.hpp>
+
+#include "actors/executor.hpp"
+#include "actors/protocol.hpp"
+#include "actors/registry.hpp"
+#include "runtime/error.hpp"
+#include "runtime/log.hpp"
+
+namespace pqrt {
+
+namespace {
+
+struct pool_state {
+  worker_settings settings;
+  std::vector<caf::actor> idle;
+  size_t in_flight = 0;
+  bool quiet = false;
+  bool drained = false;
+  bool stopping = false;
+  caf::error stop_reason;
+  static inline const char* name = "executor_pool";
+};
+
+using pool_actor = caf::stateful_actor<pool_state>;
+
+void tell(pool_actor* self, const char* role, const caf::message& msg) {
+  if (auto target = find_actor(self->system(), role)) self->send(target, msg);
+}
+
+/// Ends the pool once nothing is in flight and every outcome is written.
+void maybe_finish(pool_actor* self) {
+  auto& st = self->state;
+  if (st.in_flight > 0 || !(st.drained || st.stopping)) return;
+  auto writer = find_actor(self->system(), "writer");
+  auto done = [=] {
+    if (self->state.drained && !self->state.stopping) {
+      tell(self, "heartbeat", caf::make_message(done_atom::value));
+      tell(self, "writer", caf::make_message(done_atom::value));
+    }
+    // Links do not carry a normal exit: stop the (idle) executors explicitly.
+    for (auto& exec : self->state.idle)
+      self->send_exit(exec, caf::exit_reason::user_shutdown);
+    self->quit(self->state.stop_reason);
+  };
+  if (!writer) return done();
+  self->request(writer, caf::infinite, sync_atom::value)
+      .then([=](caf::ok_atom) { done(); }, [=](caf::error&) { done(); });
+}
+
+void on_outcome(pool_actor* self, caf::actor exec, transport::job_outcome& outcome) {
+  auto& st = self->state;
+  tell(self, "writer", caf::make_message(record_atom::value, std::move(outcome)));
+  st.idle.push_back(std::move(exec));
+  if (--st.in_flight == 0)
+    tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"idle"}));
+  if (!st.quiet && !st.stopping)
+    tell(self, "fetcher", caf::make_message(credit_atom::value, size_t{1}));
+  maybe_finish(self);
+}
+
+void dispatch(pool_actor* self, transport::rq_job job) {
+  auto& st = self->state;
+  if (st.idle.empty()) {  // the fetcher overdrew its credit: a broken invariant
+    throw std::logic_error("executor_pool: job " + job.id + " arrived with no free executor");
+  }
+  auto exec = st.idle.back();
+  st.idle.pop_back();
+  if (st.in_flight++ == 0)
+    tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"busy"}));
+  auto id = job.id;
+  self->request(exec, caf::infinite, run_atom::value, std::move(job))
+      .then([=](transport::job_outcome& outcome) { on_outcome(self, exec, outcome); },
+            [=](caf::error& err) {
+              transport::job_outcome failed;
+              failed.id = id;
+              failed.error_text = "pqrt: executor failed: " + render(err);
+              on_outcome(self, exec, failed);
+            });
+}
+
+caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
+  auto& st = self->state;
+  st.settings = settings;
+  for (size_t i = 0; i < settings.concurrency; ++i)
+    st.idle.push_back(self->spawn<caf::detached + caf::linked>(executor, settings.serializer));
+  register_actor(self->system(), "pool", self);
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    self->state.stopping = true;
+    self->state.stop_reason = em.reason;
+    maybe_finish(self);
+  });
+  return {
+      [=](job_atom, transport::rq_job& job) { dispatch(self, std::move(job)); },
+      [=](hello_atom) -> size_t { return self->state.quiet ? 0 : self->state.idle.size(); },
+      [=](drained_atom) {
+        self->state.drained = true;
+        maybe_finish(self);
+      },
+      [=](quiet_atom) { self->state.quiet = true; },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_executor_pool(caf::actor_system& sys, const worker_settings& settings) {
+  return sys.spawn(executor_pool, settings);
+}
+
+}  // namespace pqrt

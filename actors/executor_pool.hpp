@@ -1,0 +1,20 @@
+#pragma once
+
+/// executor_pool: runs up to N jobs at a time on N executors. It grants the fetcher one credit per
+/// free executor, so reserved jobs never pile up in a mailbox; it hands every outcome to the
+/// status_writer and tells the heartbeat whether the worker is busy or idle.
+///
+/// In: `job_atom, rq_job` (fetcher); `hello_atom` → `size_t` credits (a (re)started fetcher);
+/// `drained_atom` (burst: the queues are empty); `quiet_atom`. On exit it waits for the jobs in
+/// flight, makes sure their outcomes are written, then ends.
+
+#include <caf/fwd.hpp>
+
+#include "actors/worker_settings.hpp"
+
+namespace pqrt {
+
+/// Spawns an executor_pool registered as "pool".
+caf::actor spawn_executor_pool(caf::actor_system& sys, const worker_settings& settings);
+
+}  // namespace pqrt

@@ -1,0 +1,22 @@
+#pragma once
+
+/// heartbeat: the worker's registration and liveness in Redis. Registers the worker as RQ does
+/// (so `rq info` lists it) and as a pqrt worker; every tick refreshes the liveness key, the
+/// worker hash and the wip scores of reserved jobs (so neither RQ's cleanup nor another pqrt
+/// process takes them for abandoned), returns the jobs of dead pqrt workers to their queues and
+/// moves due scheduled jobs (retries) back to their queues. On exit it hands its own reserved jobs
+/// back and deregisters.
+///
+/// In: `state_atom, std::string` (busy/idle), `done_atom` (burst finished: deregister, end),
+/// `quiet_atom`, `tick_atom` (its own timer).
+
+#include <caf/fwd.hpp>
+
+#include "actors/worker_settings.hpp"
+
+namespace pqrt {
+
+/// Spawns a heartbeat (detached: Redis calls block), registered as "heartbeat".
+caf::actor spawn_heartbeat(caf::actor_system& sys, const worker_settings& settings);
+
+}  // namespace pqrt

@@ -1,0 +1,84 @@
+// rq_store: reading jobs, results, queues and workers back, as `rq info` and Job.fetch do.
+#include <algorithm>
+
+#include "transport/rq_keys.hpp"
+#include "transport/rq_store.hpp"
+#include "transport/rq_time.hpp"
+
+namespace pqrt::transport {
+
+namespace {
+
+std::vector<std::string> flat_strings(const redis_reply& reply) {
+  std::vector<std::string> out;
+  for (const auto& e : reply.elements)
+    out.push_back(e.str);
+  return out;
+}
+
+}  // namespace
+
+caf::expected<rq_job> rq_store::fetch(const std::string& id) {
+  auto r = client_.command({"HGETALL", rq_keys::job(id)});
+  if (!r) return r.error();
+  return make_rq_job(id, flat_strings(*r));
+}
+
+caf::expected<std::vector<std::string>> rq_store::latest_result(const std::string& id) {
+  auto r = client_.command({"XREVRANGE", rq_keys::results(id), "+", "-", "COUNT", "1"});
+  if (!r) return r.error();
+  if (r->elements.empty() || r->elements[0].elements.size() != 2) return std::vector<std::string>{};
+  return flat_strings(r->elements[0].elements[1]);
+}
+
+caf::expected<std::vector<queue_info>> rq_store::queues_info() {
+  auto keys = client_.command({"SMEMBERS", rq_keys::queues});
+  if (!keys) return keys.error();
+  std::vector<std::string> names;
+  for (const auto& k : keys->elements)
+    if (k.str.rfind("rq:queue:", 0) == 0) names.push_back(k.str.substr(9));
+  std::sort(names.begin(), names.end());
+  auto now = std::to_string(unix_seconds(std::chrono::system_clock::now()));
+  std::vector<redis_command> cmds;
+  for (const auto& q : names) {
+    // Expired registry entries are not counted (RQ's reader would clean them up first).
+    cmds.push_back({"LLEN", rq_keys::queue(q)});
+    cmds.push_back({"ZCARD", rq_keys::wip(q)});
+    cmds.push_back({"ZCOUNT", rq_keys::finished(q), "(" + now, "+inf"});
+    cmds.push_back({"ZCOUNT", rq_keys::failed(q), "(" + now, "+inf"});
+    cmds.push_back({"ZCOUNT", rq_keys::failed(q), "-1", "-1"});
+    cmds.push_back({"ZCARD", rq_keys::deferred(q)});
+    cmds.push_back({"ZCARD", rq_keys::scheduled(q)});
+  }
+  auto r = client_.pipeline(cmds);
+  if (!r) return r.error();
+  std::vector<queue_info> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto* v = &(*r)[7 * i];
+    out.push_back({names[i], v[0].integer, v[1].integer, v[2].integer, v[3].integer + v[4].integer,
+                   v[5].integer, v[6].integer});
+  }
+  return out;
+}
+
+caf::expected<std::vector<worker_info>> rq_store::workers_info() {
+  auto keys = client_.command({"SMEMBERS", rq_keys::workers});
+  if (!keys) return keys.error();
+  std::vector<redis_command> cmds;
+  for (const auto& k : keys->elements)
+    cmds.push_back({"HMGET", k.str, "state", "queues", "current_job", "hostname", "pid", "death"});
+  auto r = client_.pipeline(cmds);
+  if (!r) return r.error();
+  std::vector<worker_info> out;
+  for (size_t i = 0; i < keys->elements.size(); ++i) {
+    const auto& f = (*r)[i].elements;
+    if (f.size() != 6 || f[0].is_nil() || !f[5].is_nil()) continue;  // gone, or dead
+    out.push_back(
+        {keys->elements[i].str.substr(10), f[0].str, f[1].str, f[2].str, f[3].str, f[4].str});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const worker_info& a, const worker_info& b) { return a.name < b.name; });
+  return out;
+}
+
+}  // namespace pqrt::transport

@@ -1,0 +1,171 @@
+#include "transport/rq_scripts.hpp"
+
+#include "transport/redis_connection.hpp"
+
+namespace pqrt::transport::rq_scripts {
+
+namespace {
+
+script make(std::string name, std::string source) {
+  auto sha = script_sha(source);
+  return {std::move(name), std::move(source), std::move(sha)};
+}
+
+// Shared by finish and fail (RQ §8): enqueue the children whose parents are all done.
+constexpr const char* enqueue_dependents_lua = R"lua(
+local function enqueue_dependents(id, now_ts, parent_failed)
+  local dk = 'rq:job:' .. id .. ':dependents'
+  local children = redis.call('SMEMBERS', dk)
+  local left = 0
+  for _, child in ipairs(children) do
+    local ck = 'rq:job:' .. child
+    local allow = redis.call('HGET', ck, 'allow_dependency_failures') == '1'
+    local ready = redis.call('EXISTS', ck) == 1 and (not parent_failed or allow)
+    if ready then
+      for _, dep in ipairs(redis.call('SMEMBERS', 'rq:job::' .. child .. ':dependencies')) do
+        local st = redis.call('HGET', 'rq:job:' .. dep, 'status')
+        if dep ~= id and st ~= 'finished' and not (allow and st == 'failed') then ready = false end
+      end
+    end
+    if ready then
+      local origin = redis.call('HGET', ck, 'origin')
+      redis.call('ZREM', 'rq:deferred:' .. origin, child)
+      redis.call('SADD', 'rq:queues', 'rq:queue:' .. origin)
+      redis.call('HSET', ck, 'status', 'queued', 'enqueued_at', now_ts)
+      if redis.call('HGET', ck, 'enqueue_at_front') == '1' then
+        redis.call('LPUSH', 'rq:queue:' .. origin, child)
+      else
+        redis.call('RPUSH', 'rq:queue:' .. origin, child)
+      end
+      redis.call('SREM', dk, child)
+    else
+      left = left + 1
+    end
+  end
+  if left == 0 then redis.call('DEL', dk) end
+end
+)lua";
+
+// Registers a reserved id as started, as RQ's prepare_job_execution does (§5.2).
+constexpr const char* start_job_lua = R"lua(
+local function start_job(id, name, now_ts, now_int, wip_ttl, processing)
+  local jk = 'rq:job:' .. id
+  if redis.call('HEXISTS', jk, 'data') == 0 then
+    redis.call('LREM', processing, -1, id)  -- RQ drops ids without a job, silently
+    return nil
+  end
+  local origin = redis.call('HGET', jk, 'origin') or 'default'
+  redis.call('ZADD', 'rq:wip:' .. origin, now_int + wip_ttl, id)
+  redis.call('HSET', jk, 'status', 'started', 'started_at', now_ts, 'last_heartbeat', now_ts,
+             'worker_name', name)
+  redis.call('HSET', 'rq:worker:' .. name, 'current_job', id, 'last_heartbeat', now_ts)
+  redis.call('PERSIST', jk)
+  return {id, redis.call('HGETALL', jk)}
+end
+)lua";
+
+}  // namespace
+
+const script& enqueue() {
+  static const script s = make("enqueue", R"lua(
+local now_ts = ARGV[1]
+local i = 2
+local added = 0
+while i <= #ARGV do
+  local id, queue, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local jk = 'rq:job:' .. id
+  if redis.call('EXISTS', jk) == 0 then
+    local mapping = {}
+    for k = 1, n do mapping[k] = ARGV[i + 2 + k] end
+    redis.call('SADD', 'rq:queues', 'rq:queue:' .. queue)
+    redis.call('HSET', jk, 'status', 'queued', 'created_at', now_ts, 'enqueued_at', now_ts,
+               'origin', queue, unpack(mapping))
+    if redis.call('HGET', jk, 'enqueue_at_front') == '1' then
+      redis.call('LPUSH', 'rq:queue:' .. queue, id)
+    else
+      redis.call('RPUSH', 'rq:queue:' .. queue, id)
+    end
+    added = added + 1
+  end
+  i = i + 3 + n
+end
+return added
+)lua");
+  return s;
+}
+
+const script& reserve() {
+  static const script s = make("reserve", std::string{start_job_lua} + R"lua(
+if redis.call('EXISTS', 'rq:suspended') == 1 then return redis.status_reply('SUSPENDED') end
+local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local wip_ttl, max = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+for q = 2, #KEYS do
+  while #out < max do
+    local id = redis.call('LMOVE', KEYS[q], KEYS[1], 'LEFT', 'RIGHT')
+    if not id then break end
+    local job = start_job(id, name, now_ts, now_int, wip_ttl, KEYS[1])
+    if job then out[#out + 1] = job end
+  end
+end
+return out
+)lua");
+  return s;
+}
+
+const script& claim() {
+  static const script s = make("claim", std::string{start_job_lua} + R"lua(
+local job = start_job(ARGV[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), KEYS[1])
+if job then return job end
+return {}
+)lua");
+  return s;
+}
+
+const script& finish() {
+  static const script s = make("finish", std::string{enqueue_dependents_lua} + R"lua(
+local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local id = ARGV[8]
+local jk = 'rq:job:' .. id
+local origin = redis.call('HGET', jk, 'origin')
+if not origin then redis.call('LREM', KEYS[1], -1, id) return 0 end
+if redis.call('LREM', KEYS[1], -1, id) == 0 then
+  -- Recovered while we ran it (we were taken for dead). Queued again: take it back; else the
+  -- worker now holding it records the outcome.
+  if redis.call('HGET', jk, 'status') ~= 'queued' or
+     redis.call('LREM', 'rq:queue:' .. origin, 1, id) == 0 then return 0 end
+end
+local ttl = tonumber(redis.call('HGET', jk, 'result_ttl') or '') or tonumber(ARGV[4])
+redis.call('ZREM', 'rq:wip:' .. origin, id)
+local wk = 'rq:worker:' .. name
+redis.call('HINCRBY', wk, 'successful_job_count', 1)
+redis.call('HINCRBYFLOAT', wk, 'total_working_time', ARGV[5])
+if redis.call('HGET', wk, 'current_job') == id then redis.call('HDEL', wk, 'current_job') end
+if ttl == 0 then
+  redis.call('DEL', jk, jk .. ':dependents', 'rq:job::' .. id .. ':dependencies')
+  return 1
+end
+redis.call('HSET', jk, 'status', 'finished', 'ended_at', now_ts, 'last_heartbeat', now_ts)
+local rk = 'rq:results:' .. id
+if ARGV[6] == '1' then
+  redis.call('XADD', rk, 'MAXLEN', '~', 10, '*', 'type', 1, 'return_value', ARGV[7])
+else
+  redis.call('XADD', rk, 'MAXLEN', '~', 10, '*', 'type', 1)
+end
+enqueue_dependents(id, now_ts, false)
+if ttl > 0 then
+  redis.call('EXPIRE', rk, ttl)
+  redis.call('ZADD', 'rq:finished:' .. origin, now_int + ttl, id)
+  redis.call('EXPIRE', jk, ttl)
+  redis.call('EXPIRE', jk .. ':dependents', ttl)
+  redis.call('EXPIRE', 'rq:job::' .. id .. ':dependencies', ttl)
+else
+  redis.call('PERSIST', rk)
+  redis.call('ZADD', 'rq:finished:' .. origin, '+inf', id)
+end
+return 1
+)lua");
+  return s;
+}
+
+}  // namespace pqrt::transport::rq_scripts

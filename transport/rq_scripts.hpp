@@ -1,0 +1,50 @@
+#pragma once
+
+/// The Lua scripts that make pqrt's RQ operations atomic. Each script does in one step what
+/// Python RQ does in a MULTI/EXEC transaction, and more where RQ can lose a job: the reserve moves
+/// a job id from its queue into the worker's own processing list and registers it as started in
+/// one step, so no crash between the two can lose it.
+///
+/// Scripts touch keys derived from job ids (as RQ's transactions do): they need a standalone Redis
+/// (or Azure Cache for Redis without clustering), like Python RQ itself.
+
+#include <string>
+
+namespace pqrt::transport::rq_scripts {
+
+/// A script and its SHA1 (for EVALSHA).
+struct script {
+  std::string name;
+  std::string source;
+  std::string sha;
+};
+
+/// KEYS: none. ARGV: now_ts, then per job 3 values: id, queue, and the job's HSET mapping as
+/// field/value pairs encoded as count + pairs. Skips ids whose job hash exists (deterministic ids
+/// never duplicate a job). Returns the number of jobs enqueued.
+const script& enqueue();
+/// KEYS: processing list, then queue keys in priority order. ARGV: worker name, now_ts, now_int,
+/// wip_ttl, max jobs. Returns `SUSPENDED` (status) or an array of {id, HGETALL fields}.
+const script& reserve();
+/// KEYS: processing list. ARGV: worker name, now_ts, now_int, wip_ttl, id. Registers one id that
+/// BLMOVE already moved into the processing list; returns {id, fields} or an empty array.
+const script& claim();
+/// KEYS: processing list. ARGV: worker name, now_ts, now_int, default result_ttl, working secs,
+/// has_return_value (0/1), return value (base64), id. Returns 1 (recorded) or 0 (no longer ours).
+const script& finish();
+/// KEYS: processing list. ARGV: worker name, now_ts, now_int, status (failed|stopped), exc_string
+/// (base64 of zlib), working secs, retry delay secs (-1: never retry), id. Returns `failed`,
+/// `retried`, `scheduled` or `gone`.
+const script& fail();
+/// KEYS: processing list, alive key. ARGV: worker name, now_ts, now_int, max attempts, exc_string
+/// for jobs that exhausted their attempts, count_attempt (0/1). Puts a dead (or stopping) worker's
+/// reserved jobs back at the front of their queues. Returns -1 when the worker is alive, else the
+/// number of jobs returned.
+const script& recover();
+/// KEYS: processing list, alive key, worker key. ARGV: now_ts, now_int, wip_ttl, alive_ms,
+/// worker_ttl. Refreshes liveness, the worker hash TTL and the wip scores of every reserved job.
+const script& heartbeat();
+/// KEYS: scheduled registry. ARGV: now_ts, now_int, limit. Enqueues the jobs whose time came.
+const script& promote();
+
+}  // namespace pqrt::transport::rq_scripts

@@ -1,0 +1,192 @@
+#include "transport/rq_store.hpp"
+
+#include <map>
+
+#include "runtime/error.hpp"
+#include "transport/rq_keys.hpp"
+#include "transport/rq_scripts.hpp"
+#include "transport/rq_time.hpp"
+
+namespace pqrt::transport {
+
+namespace {
+
+/// Jobs per enqueue script call: big enough for few round trips, small enough to keep Redis
+/// responsive while one runs.
+constexpr size_t enqueue_chunk = 500;
+
+const std::map<std::string, const rq_scripts::script*>& scripts_by_sha() {
+  static const std::map<std::string, const rq_scripts::script*> table = [] {
+    std::map<std::string, const rq_scripts::script*> t;
+    for (const auto* s : {&rq_scripts::enqueue(), &rq_scripts::reserve(), &rq_scripts::claim(),
+                          &rq_scripts::finish(), &rq_scripts::fail(), &rq_scripts::recover(),
+                          &rq_scripts::heartbeat(), &rq_scripts::promote()})
+      t.emplace(s->sha, s);
+    return t;
+  }();
+  return table;
+}
+
+redis_command evalsha(const rq_scripts::script& s, const std::vector<std::string>& keys,
+                      std::vector<std::string> args) {
+  redis_command cmd{"EVALSHA", s.sha, std::to_string(keys.size())};
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  for (auto& a : args)
+    cmd.push_back(std::move(a));
+  return cmd;
+}
+
+caf::error reply_error(const std::string& what, const redis_reply& reply) {
+  return make_error(errc::unavailable, what + ": " + reply.str);
+}
+
+std::vector<std::string> flat_strings(const redis_reply& reply) {
+  std::vector<std::string> out;
+  for (const auto& e : reply.elements)
+    out.push_back(e.str);
+  return out;
+}
+
+std::string fmt_secs(double secs) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6f", secs);
+  return buf;
+}
+
+}  // namespace
+
+rq_store::rq_store(redis_url url, rq_serializer serializer, redis_client_options options)
+    : client_(std::move(url), options), serializer_(serializer) {
+  // nop
+}
+
+caf::error rq_store::connect() {
+  return client_.connect();
+}
+
+caf::expected<std::vector<redis_reply>> rq_store::run_scripts(std::vector<redis_command> calls) {
+  auto replies = client_.pipeline(calls);
+  if (!replies) return replies.error();
+  // A restarted or flushed server forgot the scripts: EVAL (which also loads) what said NOSCRIPT.
+  std::vector<size_t> retry;
+  std::vector<redis_command> evals;
+  for (size_t i = 0; i < replies->size(); ++i) {
+    if (!(*replies)[i].is_error_code("NOSCRIPT")) continue;
+    auto cmd = calls[i];
+    cmd[0] = "EVAL";
+    cmd[1] = scripts_by_sha().at(cmd[1])->source;
+    retry.push_back(i);
+    evals.push_back(std::move(cmd));
+  }
+  if (evals.empty()) return replies;
+  auto again = client_.pipeline(evals);
+  if (!again) return again.error();
+  for (size_t k = 0; k < retry.size(); ++k)
+    (*replies)[retry[k]] = std::move((*again)[k]);
+  return replies;
+}
+
+caf::expected<size_t> rq_store::enqueue(std::vector<job_spec> jobs) {
+  std::vector<redis_command> calls;
+  auto now = rq_now();
+  for (size_t start = 0; start < jobs.size(); start += enqueue_chunk) {
+    std::vector<std::string> args{now};
+    for (size_t i = start; i < std::min(jobs.size(), start + enqueue_chunk); ++i) {
+      auto& spec = jobs[i];
+      if (spec.id.empty()) spec.id = make_job_id();
+      auto fields = job_fields(spec, serializer_);
+      if (!fields) return fields.error();
+      args.push_back(spec.id);
+      args.push_back(spec.queue);
+      args.push_back(std::to_string(fields->size()));
+      for (auto& f : *fields)
+        args.push_back(std::move(f));
+    }
+    calls.push_back(evalsha(rq_scripts::enqueue(), {}, std::move(args)));
+  }
+  auto replies = run_scripts(std::move(calls));
+  if (!replies) return replies.error();
+  size_t added = 0;
+  for (const auto& r : *replies) {
+    if (r.is_error()) return reply_error("enqueue", r);
+    added += static_cast<size_t>(r.integer);
+  }
+  return added;
+}
+
+caf::expected<std::vector<rq_job>> rq_store::parse_reserved(const redis_reply& reply) {
+  if (reply.is_error()) return reply_error("reserve", reply);
+  std::vector<rq_job> jobs;
+  for (const auto& entry : reply.elements) {
+    if (entry.elements.size() != 2) continue;
+    jobs.push_back(make_rq_job(entry.elements[0].str, flat_strings(entry.elements[1])));
+  }
+  return jobs;
+}
+
+caf::expected<std::vector<rq_job>> rq_store::reserve(const worker_identity& w, size_t max,
+                                                     bool& suspended) {
+  auto now = std::chrono::system_clock::now();
+  std::vector<std::string> keys{rq_keys::processing(w.name)};
+  for (const auto& q : w.queues)
+    keys.push_back(rq_keys::queue(q));
+  auto replies =
+      run_scripts({evalsha(rq_scripts::reserve(), keys,
+                           {w.name, rq_timestamp(now), std::to_string(unix_seconds(now)),
+                            std::to_string(liveness_.wip_ttl.count()), std::to_string(max)})});
+  if (!replies) return replies.error();
+  const auto& reply = replies->front();
+  suspended = reply.type == redis_reply::kind::status && reply.str == "SUSPENDED";
+  if (suspended) return std::vector<rq_job>{};
+  return parse_reserved(reply);
+}
+
+caf::expected<std::optional<rq_job>> rq_store::wait_and_reserve(const worker_identity& w,
+                                                                std::chrono::milliseconds wait) {
+  auto base = client_.url().timeout;
+  client_.set_timeout(base + wait);
+  auto moved =
+      client_.command({"BLMOVE", rq_keys::queue(w.queues.front()), rq_keys::processing(w.name),
+                       "LEFT", "RIGHT", fmt_secs(static_cast<double>(wait.count()) / 1000.0)});
+  client_.set_timeout(base);
+  if (!moved) return moved.error();
+  if (moved->is_nil()) return std::optional<rq_job>{};
+  auto now = std::chrono::system_clock::now();
+  auto replies = run_scripts({evalsha(rq_scripts::claim(), {rq_keys::processing(w.name)},
+                                      {w.name, rq_timestamp(now), std::to_string(unix_seconds(now)),
+                                       std::to_string(liveness_.wip_ttl.count()), moved->str})});
+  if (!replies) return replies.error();
+  const auto& reply = replies->front();
+  if (reply.is_error()) return reply_error("claim", reply);
+  if (reply.elements.size() != 2) return std::optional<rq_job>{};
+  return std::optional<rq_job>{make_rq_job(reply.elements[0].str, flat_strings(reply.elements[1]))};
+}
+
+caf::error rq_store::record(const worker_identity& w, const std::vector<job_outcome>& outcomes) {
+  auto now = std::chrono::system_clock::now();
+  auto ts = rq_timestamp(now);
+  auto now_int = std::to_string(unix_seconds(now));
+  auto processing = rq_keys::processing(w.name);
+  std::vector<redis_command> calls;
+  for (const auto& o : outcomes) {
+    if (o.ok) {
+      auto rv = encode_return_value(o.result, serializer_);
+      if (!rv) return rv.error();
+      calls.push_back(evalsha(rq_scripts::finish(), {processing},
+                              {w.name, ts, now_int, "500", fmt_secs(o.working_secs),
+                               rv->has_value() ? "1" : "0", rv->value_or(""), o.id}));
+    } else {
+      calls.push_back(evalsha(
+          rq_scripts::fail(), {processing},
+          {w.name, ts, now_int, o.stopped ? "stopped" : "failed", encode_exc_string(o.error_text),
+           fmt_secs(o.working_secs), std::to_string(o.stopped ? -1 : o.retry_delay), o.id}));
+    }
+  }
+  auto replies = run_scripts(std::move(calls));
+  if (!replies) return replies.error();
+  for (const auto& r : *replies)
+    if (r.is_error()) return reply_error("record outcome", r);
+  return caf::none;
+}
+
+}  // namespace pqrt::transport

@@ -1,0 +1,124 @@
+#pragma once
+
+/// Python RQ 1.13's operations on Redis, done the way RQ records them and atomically where RQ can
+/// lose work (reference: shared/reference/rq-1.13-protocol.md). One store per actor or thread:
+/// it owns a reconnecting client.
+///
+/// At-least-once: a reserved job sits in its worker's processing list from the moment it leaves
+/// its queue (one atomic step) until its outcome is recorded (one atomic step). A worker whose
+/// liveness key expires is dead; `recover_dead_workers` (run by every live pqrt process) puts its
+/// jobs back at the front of their queues, counting the attempt; a job that has used up its
+/// attempts fails instead of killing workers forever.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "transport/redis_client.hpp"
+#include "transport/rq_job.hpp"
+
+namespace pqrt::transport {
+
+/// Who a worker is, as RQ's worker hash shows it.
+struct worker_identity {
+  std::string name;                 ///< unique, no spaces (RQ's pub/sub channel uses it)
+  std::vector<std::string> queues;  ///< in priority order
+  std::string hostname;
+  int64_t pid = 0;
+};
+
+/// Timing of a worker's liveness.
+struct liveness_options {
+  std::chrono::seconds wip_ttl{90};            ///< rq:wip scores ahead of now (RQ: ~90 s busy)
+  std::chrono::milliseconds alive_ttl{10000};  ///< a worker silent this long is dead
+  std::chrono::seconds worker_ttl{480};        ///< RQ's worker hash TTL
+  int64_t max_attempts = 5;                    ///< deaths a job survives before it fails
+};
+
+/// The outcome of one job, to record.
+struct job_outcome {
+  std::string id;
+  bool ok = false;
+  py_value result;         ///< when ok
+  std::string error_text;  ///< when failed: RQ's exc_string text
+  bool stopped = false;    ///< stopped by a command: status `stopped`, never retried
+  double working_secs = 0;
+  int64_t retry_delay = 0;  ///< seconds before a retry when retries are left; -1: never retry
+};
+
+/// What `info` counts for a queue.
+struct queue_info {
+  std::string name;
+  int64_t queued = 0, started = 0, finished = 0, failed = 0, deferred = 0, scheduled = 0;
+};
+
+/// A worker as its RQ hash shows it.
+struct worker_info {
+  std::string name, state, queues, current_job, hostname, pid;
+};
+
+/// RQ operations over one reconnecting client.
+class rq_store {
+public:
+  rq_store(redis_url url, rq_serializer serializer, redis_client_options options = {});
+
+  /// Connects now (for a clear start-up error).
+  caf::error connect();
+  rq_serializer serializer() const { return serializer_; }
+
+  /// Enqueues jobs in RQ form, thousands per round trip. Jobs whose id exists are skipped.
+  /// Returns how many were added.
+  caf::expected<size_t> enqueue(std::vector<job_spec> jobs);
+
+  /// Reserves up to `max` jobs from `w.queues` in priority order without waiting. Sets
+  /// `suspended` when `rq suspend` is in force (then nothing is reserved).
+  caf::expected<std::vector<rq_job>> reserve(const worker_identity& w, size_t max, bool& suspended);
+  /// Waits up to `wait` for a job on the first queue (BLMOVE into the processing list), then
+  /// registers it; nullopt when none came.
+  caf::expected<std::optional<rq_job>> wait_and_reserve(const worker_identity& w,
+                                                        std::chrono::milliseconds wait);
+  /// Records outcomes as RQ does (finish: results stream, finished registry, TTLs; fail: failed
+  /// registry, or a retry via retries_left and the scheduled registry), one round trip.
+  caf::error record(const worker_identity& w, const std::vector<job_outcome>& outcomes);
+
+  /// Registers the worker as RQ does (worker hash, rq:workers, rq:workers:<q>) and as a pqrt
+  /// worker (liveness). Fails if a live worker of that name exists.
+  caf::error register_worker(const worker_identity& w);
+  /// Refreshes liveness, the worker hash and the wip scores of reserved jobs. Returns whether
+  /// RQ's suspension is in force.
+  caf::expected<bool> heartbeat(const worker_identity& w);
+  /// Sets the worker hash's `state` (idle, busy, suspended).
+  caf::error set_state(const worker_identity& w, const std::string& state);
+  /// Puts back this worker's reserved jobs (not counted as attempts), then deregisters as RQ's
+  /// worker death does.
+  caf::error deregister_worker(const worker_identity& w);
+  /// Returns the jobs of every dead pqrt worker to their queues; returns how many.
+  caf::expected<size_t> recover_dead_workers();
+  /// Moves due jobs from the scheduled registries of `queues` back to their queues.
+  caf::expected<size_t> promote_scheduled(const std::vector<std::string>& queues);
+
+  /// A job's hash (empty fields when it does not exist).
+  caf::expected<rq_job> fetch(const std::string& id);
+  /// The latest entry of a job's results stream as field/value pairs (empty when none).
+  caf::expected<std::vector<std::string>> latest_result(const std::string& id);
+  /// Counts per queue and registry, like `rq info`.
+  caf::expected<std::vector<queue_info>> queues_info();
+  /// The live workers, like `rq info`.
+  caf::expected<std::vector<worker_info>> workers_info();
+
+  liveness_options& liveness() { return liveness_; }
+  redis_client& client() { return client_; }
+
+private:
+  caf::expected<std::vector<redis_reply>> run_scripts(std::vector<redis_command> calls);
+  caf::expected<std::vector<rq_job>> parse_reserved(const redis_reply& reply);
+
+  redis_client client_;
+  rq_serializer serializer_;
+  liveness_options liveness_;
+};
+
+}  // namespace pqrt::transport

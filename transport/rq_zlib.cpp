@@ -1,0 +1,60 @@
+#include "transport/rq_zlib.hpp"
+
+#include <cstdint>
+
+#include <zlib.h>
+
+#include "runtime/error.hpp"
+
+namespace pqrt::transport {
+
+namespace {
+
+Bytef* in_ptr(std::string_view data) {
+  return reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+}
+
+/// Inflates one stream into `out`: Z_STREAM_END, Z_MEM_ERROR past `max_size`, or another error.
+int inflate_all(z_stream& stream, std::string& out, size_t max_size) {
+  char chunk[16384];
+  int rc = Z_OK;
+  do {
+    stream.next_out = reinterpret_cast<Bytef*>(chunk);
+    stream.avail_out = sizeof chunk;
+    rc = inflate(&stream, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) return rc;
+    out.append(chunk, sizeof chunk - stream.avail_out);
+    if (out.size() > max_size) return Z_MEM_ERROR;
+  } while (rc == Z_OK && (stream.avail_in > 0 || stream.avail_out == 0));
+  return rc == Z_OK ? Z_BUF_ERROR : rc;  // input used up before the end of the stream
+}
+
+}  // namespace
+
+std::string zlib_compress(std::string_view data) {
+  uLongf size = compressBound(static_cast<uLong>(data.size()));
+  std::string out(size, '\0');
+  compress2(reinterpret_cast<Bytef*>(out.data()), &size, in_ptr(data),
+            static_cast<uLong>(data.size()), Z_DEFAULT_COMPRESSION);
+  out.resize(size);
+  return out;
+}
+
+caf::expected<std::string> zlib_decompress(std::string_view data, size_t max_size) {
+  if (data.size() > UINT32_MAX) return make_error(errc::unsupported, "zlib: input over 4 GiB");
+  z_stream stream{};
+  if (inflateInit(&stream) != Z_OK) return make_error(errc::bad_format, "zlib: init failed");
+  stream.next_in = in_ptr(data);
+  stream.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  int rc = inflate_all(stream, out, max_size);
+  std::string msg = stream.msg != nullptr ? stream.msg : "incomplete or truncated stream";
+  inflateEnd(&stream);
+  if (rc == Z_STREAM_END) return out;
+  if (rc == Z_MEM_ERROR)
+    return make_error(errc::unsupported,
+                      "zlib: output exceeds " + std::to_string(max_size) + " bytes");
+  return make_error(errc::bad_format, "zlib: " + msg);
+}
+
+}  // namespace pqrt::transport
