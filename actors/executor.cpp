@@ -38,14 +38,24 @@ transport::job_outcome run_job(const transport::rq_job& job, transport::rq_seria
     out.error_text = "DeserializationError: " + render(call.error());
     out.retry_delay = -1;  // the same bytes will not decode next time either
   } else {
-    auto result = run_builtin(call->func_name, call->args, transport::py_value{call->kwargs},
-                              deadline_for(job));
+    job_control::begin(job.id);
+    auto result = run_builtin(job.id, call->func_name, call->args,
+                              transport::py_value{call->kwargs}, deadline_for(job));
+    auto stopped = job_control::stop_requested(job.id);
+    auto killed = job_control::killed(job.id);
+    job_control::end(job.id);
     out.ok = static_cast<bool>(result);
     if (result)
       out.result = std::move(*result);
     else
       out.error_text = failure_text(job, result.error());
     if (!out.ok) out.retry_delay = retry_delay_for(job);
+    if (!out.ok && stopped && !killed) {  // RQ's stop-job: status stopped, never retried
+      out.stopped = true;
+      out.error_text = "Job stopped by user, work-horse terminated.";
+    } else if (!out.ok && killed) {  // RQ's kill-horse: an ordinary failure
+      out.error_text = "Work-horse terminated unexpectedly (kill-horse command)";
+    }
   }
   out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
   return out;

@@ -1,6 +1,8 @@
 #include "runtime/builtins.hpp"
 
+#include <algorithm>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include <openssl/sha.h>
@@ -15,19 +17,47 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 using arg_list = std::vector<py_value>;
-using builtin_fn = caf::expected<py_value> (*)(const arg_list&, const py_value&,
-                                               clock_type::time_point);
+
+/// What a built-in knows of its job: when it must end and whether it was asked to stop.
+struct job_ctx {
+  const std::string& id;
+  clock_type::time_point deadline;
+};
+
+using builtin_fn = caf::expected<py_value> (*)(const arg_list&, const py_value&, const job_ctx&);
+
+struct control_state {
+  std::mutex mtx;
+  std::map<std::string, int> running;  // job id -> 0 running, 1 stop requested, 2 killed
+};
+
+control_state& control() {
+  static control_state instance;
+  return instance;
+}
+
+/// Slices of long waits, so a stop request or the deadline is seen promptly.
+constexpr auto check_interval = std::chrono::milliseconds{10};
+
+/// timeout or stopped, when the job must end now.
+caf::error must_end(const std::string& func, const job_ctx& job) {
+  if (job_control::stop_requested(job.id))
+    return make_error(errc::job_failed, "stopped: " + func + " was asked to stop");
+  if (clock_type::now() > job.deadline)
+    return make_error(errc::timeout, "JobTimeoutException: " + func + " ran past the job timeout");
+  return caf::none;
+}
 
 caf::error bad_args(const std::string& func, const std::string& expected) {
   return make_error(errc::job_failed, "TypeError: " + func + "() takes " + expected);
 }
 
-caf::expected<py_value> echo(const arg_list& args, const py_value&, clock_type::time_point) {
+caf::expected<py_value> echo(const arg_list& args, const py_value&, const job_ctx&) {
   if (args.size() == 1) return args[0];
   return py_value::tuple(args);
 }
 
-caf::expected<py_value> upper(const arg_list& args, const py_value&, clock_type::time_point) {
+caf::expected<py_value> upper(const arg_list& args, const py_value&, const job_ctx&) {
   const auto* text = args.size() == 1 ? args[0].get_if<std::string>() : nullptr;
   if (text == nullptr) return bad_args("pqrt.upper", "one str argument");
   auto out = *text;
@@ -36,7 +66,7 @@ caf::expected<py_value> upper(const arg_list& args, const py_value&, clock_type:
   return py_value{out};
 }
 
-caf::expected<py_value> sha256(const arg_list& args, const py_value&, clock_type::time_point) {
+caf::expected<py_value> sha256(const arg_list& args, const py_value&, const job_ctx&) {
   const std::string* data = nullptr;
   if (args.size() == 1) {
     data = args[0].get_if<std::string>();
@@ -61,22 +91,18 @@ caf::expected<int64_t> millis_arg(const std::string& func, const arg_list& args)
   return *n;
 }
 
-caf::error timed_out(const std::string& func) {
-  return make_error(errc::timeout, "JobTimeoutException: " + func + " ran past the job timeout");
-}
-
-caf::expected<py_value> sleep_ms(const arg_list& args, const py_value&,
-                                 clock_type::time_point deadline) {
+caf::expected<py_value> sleep_ms(const arg_list& args, const py_value&, const job_ctx& job) {
   auto ms = millis_arg("pqrt.sleep_ms", args);
   if (!ms) return ms.error();
   auto until = clock_type::now() + std::chrono::milliseconds{*ms};
-  std::this_thread::sleep_until(std::min(until, deadline));
-  if (until > deadline) return timed_out("pqrt.sleep_ms");
+  while (clock_type::now() < until) {
+    if (auto err = must_end("pqrt.sleep_ms", job)) return err;
+    std::this_thread::sleep_until(std::min(until, clock_type::now() + check_interval));
+  }
   return py_value{*ms};
 }
 
-caf::expected<py_value> cpu_ms(const arg_list& args, const py_value&,
-                               clock_type::time_point deadline) {
+caf::expected<py_value> cpu_ms(const arg_list& args, const py_value&, const job_ctx& job) {
   auto ms = millis_arg("pqrt.cpu_ms", args);
   if (!ms) return ms.error();
   auto until = clock_type::now() + std::chrono::milliseconds{*ms};
@@ -84,12 +110,12 @@ caf::expected<py_value> cpu_ms(const arg_list& args, const py_value&,
   while (clock_type::now() < until) {
     for (int i = 0; i < 1000; ++i)
       sink = sink + static_cast<uint64_t>(i);
-    if (clock_type::now() > deadline) return timed_out("pqrt.cpu_ms");
+    if (auto err = must_end("pqrt.cpu_ms", job)) return err;
   }
   return py_value{*ms};
 }
 
-caf::expected<py_value> fail(const arg_list& args, const py_value& kwargs, clock_type::time_point) {
+caf::expected<py_value> fail(const arg_list& args, const py_value& kwargs, const job_ctx&) {
   std::string message = "pqrt.fail was called";
   if (!args.empty() && args[0].is<std::string>()) message = *args[0].get_if<std::string>();
   if (const auto* d = kwargs.get_if<transport::py_dict>()) {
@@ -109,8 +135,9 @@ const std::map<std::string, builtin_fn>& registry() {
 
 }  // namespace
 
-caf::expected<py_value> run_builtin(const std::string& func, const py_value& args,
-                                    const py_value& kwargs, clock_type::time_point deadline) {
+caf::expected<py_value> run_builtin(const std::string& job_id, const std::string& func,
+                                    const py_value& args, const py_value& kwargs,
+                                    clock_type::time_point deadline) {
   auto fn = registry().find(func);
   if (fn == registry().end())
     return make_error(errc::job_failed, "AttributeError: pqrt has no function '" + func +
@@ -123,7 +150,7 @@ caf::expected<py_value> run_builtin(const std::string& func, const py_value& arg
     list = l->items;
   else if (!args.is_none())
     return bad_args(func, "positional arguments as a tuple or list");
-  return fn->second(list, kwargs, deadline);
+  return fn->second(list, kwargs, job_ctx{job_id, deadline});
 }
 
 const std::vector<std::string>& builtin_names() {
@@ -135,5 +162,46 @@ const std::vector<std::string>& builtin_names() {
   }();
   return names;
 }
+
+namespace job_control {
+
+void begin(const std::string& job_id) {
+  std::lock_guard<std::mutex> guard{control().mtx};
+  control().running[job_id] = 0;
+}
+
+void end(const std::string& job_id) {
+  std::lock_guard<std::mutex> guard{control().mtx};
+  control().running.erase(job_id);
+}
+
+bool request_stop(const std::string& job_id) {
+  std::lock_guard<std::mutex> guard{control().mtx};
+  auto i = control().running.find(job_id);
+  if (i == control().running.end()) return false;
+  i->second = 1;
+  return true;
+}
+
+size_t request_stop_all() {
+  std::lock_guard<std::mutex> guard{control().mtx};
+  for (auto& entry : control().running)
+    entry.second = 2;
+  return control().running.size();
+}
+
+bool stop_requested(const std::string& job_id) {
+  std::lock_guard<std::mutex> guard{control().mtx};
+  auto i = control().running.find(job_id);
+  return i != control().running.end() && i->second != 0;
+}
+
+bool killed(const std::string& job_id) {
+  std::lock_guard<std::mutex> guard{control().mtx};
+  auto i = control().running.find(job_id);
+  return i != control().running.end() && i->second == 2;
+}
+
+}  // namespace job_control
 
 }  // namespace pqrt

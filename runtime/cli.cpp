@@ -42,6 +42,9 @@ const std::map<std::string, tool_entry>& tools() {
       {"gen-data", {run_gen_data, "write sample records (one JSON object per line)"}},
       {"encrypt", {run_encrypt, "encrypt a records file or any file with a wrapped data key"}},
       {"decrypt", {run_decrypt, "decrypt a records file or any file with a wrapped data key"}},
+      {"enqueue", {run_enqueue, "put a job on an RQ queue (each argument a JSON value)"}},
+      {"info", {run_info, "queues, registries and workers, like rq info"}},
+      {"job", {run_job, "one job's status and result"}},
   };
   return table;
 }

@@ -31,5 +31,8 @@ int run_keygen(const std::vector<std::string>& args);
 int run_gen_data(const std::vector<std::string>& args);
 int run_encrypt(const std::vector<std::string>& args);
 int run_decrypt(const std::vector<std::string>& args);
+int run_enqueue(const std::vector<std::string>& args);
+int run_info(const std::vector<std::string>& args);
+int run_job(const std::vector<std::string>& args);
 
 }  // namespace pqrt

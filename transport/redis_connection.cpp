@@ -161,6 +161,21 @@ caf::expected<std::vector<redis_reply>> redis_connection::read_replies(size_t co
   return replies;
 }
 
+caf::expected<std::optional<redis_reply>> redis_connection::receive(
+    std::chrono::milliseconds wait) {
+  if (!stream_) return make_error(errc::unavailable, url_.describe() + ": not connected");
+  auto until = detail::clock::now() + wait;
+  for (;;) {
+    auto next = reader_->next();
+    if (!next) return fail(std::move(next.error()));
+    if (*next) return std::optional<redis_reply>{std::move(**next)};
+    auto got = stream_->read_some(buffer_.data(), buffer_.size(), until);
+    if (!got && is(got.error(), errc::timeout)) return std::optional<redis_reply>{};
+    if (!got) return fail(std::move(got.error()));
+    reader_->feed(buffer_.data(), *got);
+  }
+}
+
 // Any failure mid-exchange leaves unread replies or half a request behind: the connection is
 // closed so that no later call can read another call's reply.
 caf::error redis_connection::fail(caf::error err) {

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ public:
   caf::expected<redis_reply> evalsha(const std::string& sha, const std::string& script,
                                      const std::vector<std::string>& keys,
                                      const std::vector<std::string>& args);
+
+  /// Subscriber mode (after SUBSCRIBE): waits up to `wait` for one pushed message. nullopt when
+  /// none came; waiting out is normal here and leaves the connection usable.
+  caf::expected<std::optional<redis_reply>> receive(std::chrono::milliseconds wait);
 
   /// The time every following call may take at most (a whole pipeline counts as one call).
   /// Blocking commands (BLMOVE with a 1 s timeout) need more than their own timeout.

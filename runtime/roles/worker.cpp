@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "actors/command_listener.hpp"
 #include "actors/executor_pool.hpp"
 #include "actors/heartbeat.hpp"
 #include "actors/rq_fetcher.hpp"
@@ -97,6 +98,8 @@ int run_worker(const config::settings& cfg, const role_options& opt, caf::timesp
       {"status_writer", policy,
        [s](caf::actor_system& sys) { return spawn_status_writer(sys, s); }},
       {"heartbeat", policy, [s](caf::actor_system& sys) { return spawn_heartbeat(sys, s); }},
+      {"command_listener", restart_policy::temporary,
+       [s](caf::actor_system& sys) { return spawn_command_listener(sys, s); }},
       {"executor_pool", policy,
        [s](caf::actor_system& sys) { return spawn_executor_pool(sys, s); }},
       {"rq_fetcher", policy, [s](caf::actor_system& sys) { return spawn_rq_fetcher(sys, s); }},
