@@ -1,0 +1,255 @@
+// transport/rq_store against a real redis-server: what RQ records, and what pqrt adds so that no
+// job is lost (atomic reserve, recovery of dead workers, retries).
+#include "transport/rq_store.hpp"
+
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "fixtures/redis_server.hpp"
+#include "runtime/error.hpp"
+#include "transport/rq_keys.hpp"
+#include "transport/rq_time.hpp"
+
+using namespace pqrt::transport;
+namespace keys = pqrt::transport::rq_keys;
+
+namespace {
+
+struct store_fixture {
+  pqrt::test::redis_server server;
+  rq_store store{*parse_redis_url(server.url()), rq_serializer::pickle};
+  redis_client raw{*parse_redis_url(server.url())};
+  worker_identity a{"worker-a", {"default"}, "host", 1};
+  worker_identity b{"worker-b", {"default"}, "host", 2};
+
+  redis_reply cmd(const redis_command& c) {
+    auto r = raw.command(c);
+    REQUIRE(r);
+    return *r;
+  }
+  int64_t num(const redis_command& c) { return cmd(c).integer; }
+  std::string str(const redis_command& c) { return cmd(c).str; }
+
+  job_spec echo(const std::string& id, py_value arg = py_value{"x"}) {
+    job_spec spec;
+    spec.id = id;
+    spec.call = {"pqrt.echo", py_value{}, py_value::tuple({std::move(arg)}), {}};
+    return spec;
+  }
+
+  std::vector<rq_job> reserve(const worker_identity& w, size_t max) {
+    bool suspended = false;
+    auto jobs = store.reserve(w, max, suspended);
+    REQUIRE(jobs);
+    return *jobs;
+  }
+
+  job_outcome ok(const std::string& id) {
+    job_outcome o;
+    o.id = id;
+    o.ok = true;
+    o.result = py_value{5};
+    return o;
+  }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(store_fixture, "enqueue writes RQ's job hash and never duplicates an id") {
+  auto added = store.enqueue({echo("run1-0"), echo("run1-1")});
+  REQUIRE(added);
+  CHECK(*added == 2);
+  auto again = store.enqueue({echo("run1-0"), echo("run1-1"), echo("run1-2")});
+  REQUIRE(again);
+  CHECK(*again == 1);
+  CHECK(num({"LLEN", keys::queue("default")}) == 3);
+  CHECK(num({"SISMEMBER", keys::queues, keys::queue("default")}) == 1);
+  auto job = store.fetch("run1-0");
+  REQUIRE(job);
+  CHECK(job->field("status") == "queued");
+  CHECK(job->origin() == "default");
+  CHECK(job->field("timeout") == "180");
+  CHECK(job->field("description") == "pqrt.echo('x')");
+  CHECK(parse_rq_timestamp(job->field("created_at")).has_value());
+  CHECK(parse_rq_timestamp(job->field("enqueued_at")).has_value());
+  CHECK(job->field("data").substr(0, 2) == "\x78\x9c");  // zlib, as RQ stores it
+}
+
+TEST_CASE_FIXTURE(store_fixture, "bulk enqueue of many jobs in few round trips") {
+  std::vector<job_spec> jobs;
+  for (int i = 0; i < 5000; ++i)
+    jobs.push_back(echo("bulk-" + std::to_string(i), py_value{i}));
+  auto added = store.enqueue(std::move(jobs));
+  REQUIRE(added);
+  CHECK(*added == 5000);
+  CHECK(num({"LLEN", keys::queue("default")}) == 5000);
+  CHECK(str({"LINDEX", keys::queue("default"), "0"}) == "bulk-0");
+}
+
+TEST_CASE_FIXTURE(store_fixture,
+                  "reserve moves a job into the worker's list and starts it, in one step") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("j1"), echo("j2"), echo("j3")}));
+  auto jobs = reserve(a, 2);
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0].id == "j1");
+  CHECK(jobs[0].field("status") == "started");
+  CHECK(jobs[0].field("worker_name") == "worker-a");
+  CHECK(num({"LLEN", keys::processing("worker-a")}) == 2);
+  CHECK(num({"ZCARD", keys::wip("default")}) == 2);
+  CHECK(num({"LLEN", keys::queue("default")}) == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "queues are served in priority order") {
+  worker_identity w{"worker-p", {"high", "default"}, "host", 3};
+  REQUIRE(store.register_worker(w) == caf::none);
+  auto low = echo("low");
+  auto high = echo("high");
+  high.queue = "high";
+  REQUIRE(store.enqueue({low, high}));
+  auto jobs = reserve(w, 1);
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].id == "high");
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a finished job is recorded as RQ records it") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("f1")}));
+  REQUIRE(reserve(a, 1).size() == 1);
+  REQUIRE(store.record(a, {ok("f1")}) == caf::none);
+  CHECK(str({"HGET", keys::job("f1"), "status"}) == "finished");
+  CHECK(num({"XLEN", keys::results("f1")}) == 1);
+  CHECK(num({"ZCARD", keys::finished("default")}) == 1);
+  CHECK(num({"ZCARD", keys::wip("default")}) == 0);
+  CHECK(num({"LLEN", keys::processing("worker-a")}) == 0);
+  CHECK(num({"TTL", keys::job("f1")}) > 400);
+  auto latest = store.latest_result("f1");
+  REQUIRE(latest);
+  REQUIRE(latest->size() == 4);
+  CHECK((*latest)[3] == "gAVLBS4=");  // base64(pickle(5)), byte for byte what RQ writes
+  REQUIRE(store.record(a, {ok("f1")}) == caf::none);  // a repeated record changes nothing
+  CHECK(num({"XLEN", keys::results("f1")}) == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a failure goes to the failed registry with its text") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("x1")}));
+  REQUIRE(reserve(a, 1).size() == 1);
+  job_outcome failed;
+  failed.id = "x1";
+  failed.error_text = "Exception: boom";
+  REQUIRE(store.record(a, {failed}) == caf::none);
+  CHECK(str({"HGET", keys::job("x1"), "status"}) == "failed");
+  CHECK(num({"ZCARD", keys::failed("default")}) == 1);
+  auto latest = store.latest_result("x1");
+  REQUIRE(latest);
+  REQUIRE(latest->size() == 4);
+  CHECK((*latest)[1] == "2");
+  CHECK(*decode_exc_string((*latest)[3]) == "Exception: boom");
+}
+
+TEST_CASE_FIXTURE(store_fixture, "retries count down retries_left through the scheduled registry") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  auto spec = echo("r1");
+  spec.retries = 2;
+  REQUIRE(store.enqueue({spec}));
+  REQUIRE(reserve(a, 1).size() == 1);
+  job_outcome failed;
+  failed.id = "r1";
+  failed.error_text = "Exception: flaky";
+  failed.retry_delay = 1;
+  REQUIRE(store.record(a, {failed}) == caf::none);
+  CHECK(str({"HGET", keys::job("r1"), "status"}) == "scheduled");
+  CHECK(str({"HGET", keys::job("r1"), "retries_left"}) == "1");
+  CHECK(num({"ZCARD", keys::scheduled("default")}) == 1);
+  CHECK(num({"ZCARD", keys::failed("default")}) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds{2100});  // the scheduled time passes
+  auto promoted = store.promote_scheduled({"default"});
+  REQUIRE(promoted);
+  CHECK(*promoted == 1);
+  CHECK(str({"HGET", keys::job("r1"), "status"}) == "queued");
+  CHECK(num({"LLEN", keys::queue("default")}) == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a dead worker's jobs go back to the front of their queue") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.register_worker(b) == caf::none);
+  REQUIRE(store.enqueue({echo("d1"), echo("d2"), echo("d3"), echo("d4")}));
+  REQUIRE(reserve(a, 3).size() == 3);
+  cmd({"DEL", keys::alive("worker-a")});  // its liveness ran out
+  auto recovered = store.recover_dead_workers();
+  REQUIRE(recovered);
+  CHECK(*recovered == 3);
+  auto order = cmd({"LRANGE", keys::queue("default"), "0", "-1"});
+  REQUIRE(order.elements.size() == 4);
+  CHECK(order.elements[0].str == "d1");
+  CHECK(order.elements[2].str == "d3");
+  CHECK(str({"HGET", keys::job("d1"), "status"}) == "queued");
+  CHECK(str({"HGET", keys::job("d1"), "pqrt_attempts"}) == "1");
+  CHECK(num({"ZCARD", keys::wip("default")}) == 0);
+  CHECK(num({"SISMEMBER", keys::workers, keys::worker("worker-a")}) == 0);
+  CHECK(num({"SISMEMBER", keys::workers, keys::worker("worker-b")}) == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a job that keeps killing workers fails after max attempts") {
+  store.liveness().max_attempts = 2;
+  for (int round = 0; round < 2; ++round) {
+    REQUIRE(store.register_worker(a) == caf::none);
+    if (round == 0) REQUIRE(store.enqueue({echo("poison")}));
+    REQUIRE(reserve(a, 1).size() == 1);
+    cmd({"DEL", keys::alive("worker-a")});
+    REQUIRE(store.recover_dead_workers());
+  }
+  CHECK(str({"HGET", keys::job("poison"), "status"}) == "failed");
+  CHECK(num({"ZCARD", keys::failed("default")}) == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a worker taken for dead that finishes its job takes it back") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("late")}));
+  REQUIRE(reserve(a, 1).size() == 1);
+  cmd({"DEL", keys::alive("worker-a")});
+  REQUIRE(store.recover_dead_workers());
+  REQUIRE(store.record(a, {ok("late")}) == caf::none);
+  CHECK(str({"HGET", keys::job("late"), "status"}) == "finished");
+  CHECK(num({"LLEN", keys::queue("default")}) == 0);  // not run a second time
+}
+
+TEST_CASE_FIXTURE(store_fixture, "rq suspend stops reserving") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("s1")}));
+  cmd({"SET", keys::suspended, "1"});
+  bool suspended = false;
+  auto jobs = store.reserve(a, 1, suspended);
+  REQUIRE(jobs);
+  CHECK(suspended);
+  CHECK(jobs->empty());
+  CHECK(num({"LLEN", keys::queue("default")}) == 1);
+}
+
+TEST_CASE_FIXTURE(store_fixture,
+                  "deregistering returns reserved jobs without counting an attempt") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("g1")}));
+  REQUIRE(reserve(a, 1).size() == 1);
+  REQUIRE(store.deregister_worker(a) == caf::none);
+  CHECK(str({"HGET", keys::job("g1"), "status"}) == "queued");
+  CHECK(cmd({"HGET", keys::job("g1"), "pqrt_attempts"}).is_nil());
+  CHECK(num({"LLEN", keys::queue("default")}) == 1);
+  CHECK(!str({"HGET", keys::worker("worker-a"), "death"}).empty());
+}
+
+TEST_CASE_FIXTURE(store_fixture, "finishing a parent enqueues its deferred child") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("parent")}));
+  cmd({"HSET", keys::job("child"), "status", "deferred", "origin", "default", "data", "x"});
+  cmd({"SADD", keys::dependents("parent"), "child"});
+  cmd({"SADD", keys::dependencies("child"), "parent"});
+  cmd({"ZADD", keys::deferred("default"), "1", "child"});
+  REQUIRE(reserve(a, 1).size() == 1);
+  REQUIRE(store.record(a, {ok("parent")}) == caf::none);
+  CHECK(str({"HGET", keys::job("child"), "status"}) == "queued");
+  CHECK(str({"LINDEX", keys::queue("default"), "0"}) == "child");
+  CHECK(num({"ZCARD", keys::deferred("default")}) == 0);
+}
