@@ -17,6 +17,7 @@ namespace {
 struct pool_state {
   worker_settings settings;
   std::vector<caf::actor> idle;
+  std::deque<transport::rq_job> waiting;  // arrived while every executor was busy
   size_t in_flight = 0;
   bool quiet = false;
   bool drained = false;
@@ -51,11 +52,20 @@ void maybe_finish(pool_actor* self) {
       .then([=](caf::ok_atom) { done(); }, [=](caf::error&) { done(); });
 }
 
+void dispatch(pool_actor* self, transport::rq_job job);
+
 void on_outcome(pool_actor* self, caf::actor exec, transport::job_outcome& outcome) {
   auto& st = self->state;
   tell(self, "writer", caf::make_message(record_atom::value, std::move(outcome)));
   st.idle.push_back(std::move(exec));
-  if (--st.in_flight == 0)
+  --st.in_flight;
+  if (!st.waiting.empty()) {  // a held-back job takes the free executor instead of new credit
+    auto next = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    dispatch(self, std::move(next));
+    return;
+  }
+  if (st.in_flight == 0)
     tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"idle"}));
   if (!st.quiet && !st.stopping)
     tell(self, "fetcher", caf::make_message(credit_atom::value, size_t{1}));
@@ -64,8 +74,9 @@ void on_outcome(pool_actor* self, caf::actor exec, transport::job_outcome& outco
 
 void dispatch(pool_actor* self, transport::rq_job job) {
   auto& st = self->state;
-  if (st.idle.empty()) {  // the fetcher overdrew its credit: a broken invariant
-    throw std::logic_error("executor_pool: job " + job.id + " arrived with no free executor");
+  if (st.idle.empty()) {  // only after a fetcher restart: its predecessor's jobs still arriving
+    st.waiting.push_back(std::move(job));
+    return;
   }
   auto exec = st.idle.back();
   st.idle.pop_back();
@@ -95,7 +106,10 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
   });
   return {
       [=](job_atom, transport::rq_job& job) { dispatch(self, std::move(job)); },
-      [=](hello_atom) -> size_t { return self->state.quiet ? 0 : self->state.idle.size(); },
+      [=](hello_atom) -> size_t {
+        auto& s = self->state;
+        return s.quiet || s.waiting.size() >= s.idle.size() ? 0 : s.idle.size() - s.waiting.size();
+      },
       [=](drained_atom) {
         self->state.drained = true;
         maybe_finish(self);
