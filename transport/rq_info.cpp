@@ -1,22 +1,17 @@
 // rq_store: reading jobs, results, queues and workers back, as `rq info` and Job.fetch do.
 #include <algorithm>
 
+#include "transport/detail/rq_util.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_store.hpp"
 #include "transport/rq_time.hpp"
 
 namespace pqrt::transport {
 
-namespace {
+using detail::evalsha;
+using detail::flat_strings;
 
-std::vector<std::string> flat_strings(const redis_reply& reply) {
-  std::vector<std::string> out;
-  for (const auto& e : reply.elements)
-    out.push_back(e.str);
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 caf::expected<rq_job> rq_store::fetch(const std::string& id) {
   auto r = client_.command({"HGETALL", rq_keys::job(id)});

@@ -1,15 +1,10 @@
 #include "transport/rq_scripts.hpp"
 
-#include "transport/redis_connection.hpp"
+#include "transport/detail/rq_util.hpp"
 
 namespace pqrt::transport::rq_scripts {
 
 namespace {
-
-script make(std::string name, std::string source) {
-  auto sha = script_sha(source);
-  return {std::move(name), std::move(source), std::move(sha)};
-}
 
 // Shared by finish and fail (RQ §8): enqueue the children whose parents are all done.
 constexpr const char* enqueue_dependents_lua = R"lua(
@@ -67,7 +62,7 @@ end
 }  // namespace
 
 const script& enqueue() {
-  static const script s = make("enqueue", R"lua(
+  static const script s = detail::make_script("enqueue", R"lua(
 local now_ts = ARGV[1]
 local i = 2
 local added = 0
@@ -95,7 +90,7 @@ return added
 }
 
 const script& reserve() {
-  static const script s = make("reserve", std::string{start_job_lua} + R"lua(
+  static const script s = detail::make_script("reserve", std::string{start_job_lua} + R"lua(
 if redis.call('EXISTS', 'rq:suspended') == 1 then return redis.status_reply('SUSPENDED') end
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local wip_ttl, max = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -114,7 +109,7 @@ return out
 }
 
 const script& claim() {
-  static const script s = make("claim", std::string{start_job_lua} + R"lua(
+  static const script s = detail::make_script("claim", std::string{start_job_lua} + R"lua(
 local job = start_job(ARGV[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), KEYS[1])
 if job then return job end
 return {}
@@ -123,7 +118,7 @@ return {}
 }
 
 const script& finish() {
-  static const script s = make("finish", std::string{enqueue_dependents_lua} + R"lua(
+  static const script s = detail::make_script("finish", std::string{enqueue_dependents_lua} + R"lua(
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local id = ARGV[8]
 local jk = 'rq:job:' .. id

@@ -1,15 +1,10 @@
 // The failure side of the RQ scripts: fail (with retries), recover, heartbeat, promote.
-#include "transport/redis_connection.hpp"
+#include "transport/detail/rq_util.hpp"
 #include "transport/rq_scripts.hpp"
 
 namespace pqrt::transport::rq_scripts {
 
 namespace {
-
-script make(std::string name, std::string source) {
-  auto sha = script_sha(source);
-  return {std::move(name), std::move(source), std::move(sha)};
-}
 
 // RQ §5.5: the failed registry, a year of TTL by default, a type-2 entry in the results stream.
 constexpr const char* fail_job_lua = R"lua(
@@ -55,7 +50,7 @@ end
 }  // namespace
 
 const script& fail() {
-  static const script s = make("fail", std::string{fail_job_lua} + R"lua(
+  static const script s = detail::make_script("fail", std::string{fail_job_lua} + R"lua(
 local name, now_ts, now_int, status = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local delay, id = tonumber(ARGV[7]), ARGV[8]
 local jk = 'rq:job:' .. id
@@ -76,7 +71,7 @@ return 'failed'
 }
 
 const script& recover() {
-  static const script s = make("recover", std::string{fail_job_lua} + R"lua(
+  static const script s = detail::make_script("recover", std::string{fail_job_lua} + R"lua(
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local max_attempts, exc, count = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
@@ -107,7 +102,7 @@ return returned
 }
 
 const script& heartbeat() {
-  static const script s = make("heartbeat", R"lua(
+  static const script s = detail::make_script("heartbeat", R"lua(
 local now_ts, now_int, wip_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
 redis.call('EXPIRE', KEYS[3], ARGV[5])
@@ -126,7 +121,7 @@ return redis.call('EXISTS', 'rq:suspended')
 }
 
 const script& promote() {
-  static const script s = make("promote", R"lua(
+  static const script s = detail::make_script("promote", R"lua(
 local now_ts, now_int, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], 0, now_int, 'LIMIT', 0, limit)
 for _, id in ipairs(ids) do

@@ -3,11 +3,15 @@
 #include <map>
 
 #include "runtime/error.hpp"
+#include "transport/detail/rq_util.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_scripts.hpp"
 #include "transport/rq_time.hpp"
 
 namespace pqrt::transport {
+
+using detail::evalsha;
+using detail::flat_strings;
 
 namespace {
 
@@ -27,24 +31,8 @@ const std::map<std::string, const rq_scripts::script*>& scripts_by_sha() {
   return table;
 }
 
-redis_command evalsha(const rq_scripts::script& s, const std::vector<std::string>& keys,
-                      std::vector<std::string> args) {
-  redis_command cmd{"EVALSHA", s.sha, std::to_string(keys.size())};
-  cmd.insert(cmd.end(), keys.begin(), keys.end());
-  for (auto& a : args)
-    cmd.push_back(std::move(a));
-  return cmd;
-}
-
 caf::error reply_error(const std::string& what, const redis_reply& reply) {
   return make_error(errc::unavailable, what + ": " + reply.str);
-}
-
-std::vector<std::string> flat_strings(const redis_reply& reply) {
-  std::vector<std::string> out;
-  for (const auto& e : reply.elements)
-    out.push_back(e.str);
-  return out;
 }
 
 std::string fmt_secs(double secs) {

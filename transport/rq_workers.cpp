@@ -4,6 +4,7 @@
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
 #include "runtime/version.hpp"
+#include "transport/detail/rq_util.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_scripts.hpp"
 #include "transport/rq_store.hpp"
@@ -11,16 +12,10 @@
 
 namespace pqrt::transport {
 
-namespace {
+using detail::evalsha;
+using detail::flat_strings;
 
-redis_command evalsha(const rq_scripts::script& s, const std::vector<std::string>& keys,
-                      std::vector<std::string> args) {
-  redis_command cmd{"EVALSHA", s.sha, std::to_string(keys.size())};
-  cmd.insert(cmd.end(), keys.begin(), keys.end());
-  for (auto& a : args)
-    cmd.push_back(std::move(a));
-  return cmd;
-}
+namespace {
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
