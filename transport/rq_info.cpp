@@ -11,8 +11,6 @@ namespace pqrt::transport {
 using detail::evalsha;
 using detail::flat_strings;
 
-namespace {}  // namespace
-
 caf::expected<rq_job> rq_store::fetch(const std::string& id) {
   auto r = client_.command({"HGETALL", rq_keys::job(id)});
   if (!r) return r.error();
