@@ -16,6 +16,9 @@ namespace pqrt {
 
 namespace {
 
+/// How long temporary children get to stop once the significant ones have ended.
+constexpr auto temporary_grace = std::chrono::seconds{10};
+
 struct supervisor_state {
   std::string label;
   std::vector<child_spec> specs;
@@ -46,9 +49,12 @@ size_t index_of(supervisor_actor* self, const caf::actor_addr& addr) {
   return running.size();
 }
 
-bool any_running(supervisor_actor* self) {
-  const auto& running = *self->state.running;
-  return std::any_of(running.begin(), running.end(), [](const caf::actor& c) { return bool{c}; });
+/// True while a child that is not `temporary` runs.
+bool any_significant_running(supervisor_actor* self) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.specs.size(); ++i)
+    if ((*st.running)[i] && st.specs[i].policy != restart_policy::temporary) return true;
+  return false;
 }
 
 void kill_all(supervisor_actor* self) {
@@ -125,6 +131,8 @@ void stop_next(supervisor_actor* self) {
   self->quit();
 }
 
+void begin_shutdown(supervisor_actor* self, caf::timespan grace);
+
 void on_down(supervisor_actor* self, caf::down_msg& dm) {
   auto& st = self->state;
   auto idx = index_of(self, dm.source);
@@ -139,7 +147,8 @@ void on_down(supervisor_actor* self, caf::down_msg& dm) {
   if (spec.policy == restart_policy::temporary ||
       (spec.policy == restart_policy::transient && !failed)) {
     log::info(st.label, "child ended", {{"child", spec.name}, {"reason", short_reason(dm.reason)}});
-    if (!any_running(self)) self->quit();
+    // The work is done once only temporary helpers are left: stop them in order and end.
+    if (!any_significant_running(self)) begin_shutdown(self, temporary_grace);
     return;
   }
   on_child_failed(self, idx, dm.reason);

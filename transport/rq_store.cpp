@@ -53,6 +53,12 @@ caf::error rq_store::connect() {
 }
 
 caf::expected<std::vector<redis_reply>> rq_store::run_scripts(std::vector<redis_command> calls) {
+  if (!scripts_loaded_) {  // else a fresh server answers NOSCRIPT and every payload goes twice
+    std::vector<redis_command> loads;
+    for (const auto& [sha, script] : scripts_by_sha())
+      loads.push_back({"SCRIPT", "LOAD", script->source});
+    if (client_.pipeline(loads)) scripts_loaded_ = true;
+  }
   auto replies = client_.pipeline(calls);
   if (!replies) return replies.error();
   // A restarted or flushed server forgot the scripts: EVAL (which also loads) what said NOSCRIPT.

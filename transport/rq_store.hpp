@@ -118,6 +118,7 @@ private:
 
   redis_client client_;
   rq_serializer serializer_;
+  bool scripts_loaded_ = false;  // SCRIPT LOAD sent once; a server that forgets gets EVAL
   liveness_options liveness_;
 };
 

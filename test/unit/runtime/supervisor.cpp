@@ -136,3 +136,12 @@ TEST_CASE_FIXTURE(fixture, "a transient child that ends normally is not restarte
   CHECK(!which("a"));
   CHECK(which("b"));
 }
+
+TEST_CASE_FIXTURE(fixture, "when the work is done, temporary helpers are stopped and it ends") {
+  start({spec("work", log, pqrt::restart_policy::transient),
+         spec("helper", log, pqrt::restart_policy::temporary)});
+  self->send(which("work"), caf::ok_atom::value);
+  sched.run();
+  CHECK(std::count(log->begin(), log->end(), "stop:helper") == 1);
+  CHECK(!supervisor_down_reason());
+}
