@@ -98,7 +98,6 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
   st.settings = settings;
   for (size_t i = 0; i < settings.concurrency; ++i)
     st.idle.push_back(self->spawn<caf::detached + caf::linked>(executor, settings.serializer));
-  register_actor(self->system(), "pool", self);
   self->set_exit_handler([=](caf::exit_msg& em) {
     self->state.stopping = true;
     self->state.stop_reason = em.reason;
@@ -121,7 +120,7 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
 }  // namespace
 
 caf::actor spawn_executor_pool(caf::actor_system& sys, const worker_settings& settings) {
-  return sys.spawn(executor_pool, settings);
+  return register_spawned(sys, "pool", sys.spawn(executor_pool, settings));
 }
 
 }  // namespace pqrt

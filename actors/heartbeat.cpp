@@ -62,7 +62,6 @@ caf::behavior heartbeat(heartbeat_actor* self, worker_settings settings) {
     self->quit(err);
     return {};
   }
-  register_actor(self->system(), "heartbeat", self);
   log::info("heartbeat", "worker registered", {{"worker", settings.identity.name}});
   self->set_exit_handler([=](caf::exit_msg& em) {
     deregister(self);
@@ -90,7 +89,7 @@ caf::behavior heartbeat(heartbeat_actor* self, worker_settings settings) {
 }  // namespace
 
 caf::actor spawn_heartbeat(caf::actor_system& sys, const worker_settings& settings) {
-  return sys.spawn<caf::detached>(heartbeat, settings);
+  return register_spawned(sys, "heartbeat", sys.spawn<caf::detached>(heartbeat, settings));
 }
 
 }  // namespace pqrt

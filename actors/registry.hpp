@@ -12,18 +12,21 @@
 
 namespace pqrt {
 
-/// Registers `self` under `role` (at most 10 characters: CAF atoms) until it terminates. The
-/// registry holds a strong reference, which would keep a detached actor's thread waiting
-/// forever; the entry goes when the actor does, unless a restarted successor took it over.
-template <class Self>
-void register_actor(caf::actor_system& sys, const std::string& role, Self* self) {
+/// Registers a freshly spawned actor under `role` (at most 10 characters: CAF atoms) at once.
+/// CAF runs an actor's initialization later (on its own thread when detached), so an actor that
+/// registered itself there could be missed by a sibling started right after it. The registry
+/// holds a strong reference, which would keep a detached actor's thread waiting forever, so the
+/// entry goes when the actor does, unless a restarted successor took it over.
+inline caf::actor register_spawned(caf::actor_system& sys, const std::string& role,
+                                   caf::actor handle) {
   auto key = caf::atom_from_string(role);
-  sys.registry().put(key, caf::actor_cast<caf::strong_actor_ptr>(self));
+  sys.registry().put(key, caf::actor_cast<caf::strong_actor_ptr>(handle));
   auto* reg = &sys.registry();
-  self->attach_functor([reg, key, me = self->address()](const caf::error&) {
+  handle->attach_functor([reg, key, me = handle.address()](const caf::error&) {
     auto current = reg->get(key);
     if (current && current->address() == me) reg->erase(key);
   });
+  return handle;
 }
 
 /// The actor registered under `role` (invalid when none).

@@ -90,7 +90,6 @@ caf::behavior rq_fetcher(fetcher_actor* self, worker_settings settings) {
   auto& st = self->state;
   st.settings = settings;
   st.store = std::make_unique<transport::rq_store>(settings.redis, settings.serializer);
-  register_actor(self->system(), "fetcher", self);
   self->request(find_actor(self->system(), "pool"), caf::infinite, hello_atom::value)
       .then([=](size_t credits) { add_credits(self, credits); },
             [=](caf::error& err) { self->quit(err); });
@@ -104,7 +103,7 @@ caf::behavior rq_fetcher(fetcher_actor* self, worker_settings settings) {
 }  // namespace
 
 caf::actor spawn_rq_fetcher(caf::actor_system& sys, const worker_settings& settings) {
-  return sys.spawn<caf::detached>(rq_fetcher, settings);
+  return register_spawned(sys, "fetcher", sys.spawn<caf::detached>(rq_fetcher, settings));
 }
 
 }  // namespace pqrt

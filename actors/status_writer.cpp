@@ -63,7 +63,6 @@ caf::behavior status_writer(status_writer_actor* self, worker_settings settings)
       settings.redis, settings.serializer,
       transport::redis_client_options{settings.redis_give_up, std::chrono::milliseconds{50},
                                       std::chrono::milliseconds{2000}});
-  register_actor(self->system(), "writer", self);
   self->set_exit_handler([=](caf::exit_msg& em) {
     for (int attempt = 0; attempt < 20 && !write_pending(self); ++attempt)
       std::this_thread::sleep_for(retry_delay);
@@ -94,7 +93,7 @@ caf::behavior status_writer(status_writer_actor* self, worker_settings settings)
 }  // namespace
 
 caf::actor spawn_status_writer(caf::actor_system& sys, const worker_settings& settings) {
-  return sys.spawn<caf::detached>(status_writer, settings);
+  return register_spawned(sys, "writer", sys.spawn<caf::detached>(status_writer, settings));
 }
 
 }  // namespace pqrt
