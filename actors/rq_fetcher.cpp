@@ -23,6 +23,7 @@ struct fetcher_state {
   size_t credits = 0;
   bool polling = false;
   bool quiet = false;
+  bool reclaim_needed = false;  // a reserve failed: the server may have started jobs for us
   static inline const char* name = "rq_fetcher";
 };
 
@@ -41,6 +42,7 @@ void wait_for_job(fetcher_actor* self) {
   auto job = st.store->wait_and_reserve(st.settings.identity, idle_wait);
   if (!job) {
     log::warn("rq_fetcher", "waiting for jobs failed", {{"error", render(job.error())}});
+    st.reclaim_needed = true;
     self->delayed_send(self, error_pause, poll_atom::value);
     return;
   }
@@ -51,8 +53,25 @@ void wait_for_job(fetcher_actor* self) {
   self->send(self, poll_atom::value);
 }
 
+/// Takes over what a failed reserve may have started; false while Redis is still away.
+bool reclaim(fetcher_actor* self) {
+  auto& st = self->state;
+  auto jobs = st.store->reclaim(st.settings.identity);
+  if (!jobs) return false;
+  if (!jobs->empty())
+    log::info("rq_fetcher", "took over jobs a lost reply had reserved",
+              {{"jobs", std::to_string(jobs->size())}});
+  hand_over(self, *jobs);
+  st.reclaim_needed = false;
+  return true;
+}
+
 void poll(fetcher_actor* self) {
   auto& st = self->state;
+  if (st.reclaim_needed && !reclaim(self)) {
+    self->delayed_send(self, error_pause, poll_atom::value);
+    return;
+  }
   if (st.quiet || st.credits == 0) {
     st.polling = false;
     return;
@@ -62,6 +81,7 @@ void poll(fetcher_actor* self) {
       st.store->reserve(st.settings.identity, std::min(st.credits, reserve_batch), suspended);
   if (!jobs) {
     log::warn("rq_fetcher", "reserving jobs failed", {{"error", render(jobs.error())}});
+    st.reclaim_needed = true;
     self->delayed_send(self, error_pause, poll_atom::value);
   } else if (suspended) {
     self->delayed_send(self, idle_wait, poll_atom::value);

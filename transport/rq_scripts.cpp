@@ -43,7 +43,7 @@ end
 
 // Registers a reserved id as started, as RQ's prepare_job_execution does (§5.2).
 constexpr const char* start_job_lua = R"lua(
-local function start_job(id, name, now_ts, now_int, wip_ttl, processing)
+local function start_job(id, name, now_ts, now_int, wip_ttl, processing, token)
   local jk = 'rq:job:' .. id
   if redis.call('HEXISTS', jk, 'data') == 0 then
     redis.call('LREM', processing, -1, id)  -- RQ drops ids without a job, silently
@@ -52,7 +52,7 @@ local function start_job(id, name, now_ts, now_int, wip_ttl, processing)
   local origin = redis.call('HGET', jk, 'origin') or 'default'
   redis.call('ZADD', 'rq:wip:' .. origin, now_int + wip_ttl, id)
   redis.call('HSET', jk, 'status', 'started', 'started_at', now_ts, 'last_heartbeat', now_ts,
-             'worker_name', name)
+             'worker_name', name, 'pqrt_token', token)
   redis.call('HSET', 'rq:worker:' .. name, 'current_job', id, 'last_heartbeat', now_ts)
   redis.call('PERSIST', jk)
   return {id, redis.call('HGETALL', jk)}
@@ -99,7 +99,7 @@ for q = 2, #KEYS do
   while #out < max do
     local id = redis.call('LMOVE', KEYS[q], KEYS[1], 'LEFT', 'RIGHT')
     if not id then break end
-    local job = start_job(id, name, now_ts, now_int, wip_ttl, KEYS[1])
+    local job = start_job(id, name, now_ts, now_int, wip_ttl, KEYS[1], ARGV[6])
     if job then out[#out + 1] = job end
   end
 end
@@ -110,9 +110,30 @@ return out
 
 const script& claim() {
   static const script s = detail::make_script("claim", std::string{start_job_lua} + R"lua(
-local job = start_job(ARGV[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), KEYS[1])
+local job = start_job(ARGV[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), KEYS[1],
+                      ARGV[6])
 if job then return job end
 return {}
+)lua");
+  return s;
+}
+
+const script& reclaim() {
+  static const script s = detail::make_script("reclaim", std::string{start_job_lua} + R"lua(
+local name, now_ts, now_int, wip_ttl, token = ARGV[1], ARGV[2], tonumber(ARGV[3]),
+  tonumber(ARGV[4]), ARGV[5]
+local out = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local jk = 'rq:job:' .. id
+  local status = redis.call('HGET', jk, 'status')
+  if status == 'started' and redis.call('HGET', jk, 'pqrt_token') == token then
+    out[#out + 1] = {id, redis.call('HGETALL', jk)}
+  elseif status == 'queued' then  -- moved by a BLMOVE whose reply was lost, never claimed
+    local job = start_job(id, name, now_ts, now_int, wip_ttl, KEYS[1], token)
+    if job then out[#out + 1] = job end
+  end
+end
+return out
 )lua");
   return s;
 }

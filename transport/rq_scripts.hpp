@@ -24,11 +24,16 @@ struct script {
 /// never duplicate a job). Returns the number of jobs enqueued.
 const script& enqueue();
 /// KEYS: processing list, then queue keys in priority order. ARGV: worker name, now_ts, now_int,
-/// wip_ttl, max jobs. Returns `SUSPENDED` (status) or an array of {id, HGETALL fields}.
+/// wip_ttl, max jobs, token (stored on every job it starts). Returns `SUSPENDED` (status) or an
+/// array of {id, HGETALL fields}.
 const script& reserve();
-/// KEYS: processing list. ARGV: worker name, now_ts, now_int, wip_ttl, id. Registers one id that
-/// BLMOVE already moved into the processing list; returns {id, fields} or an empty array.
+/// KEYS: processing list. ARGV: worker name, now_ts, now_int, wip_ttl, id, token. Registers one id
+/// that BLMOVE already moved into the processing list; returns {id, fields} or an empty array.
 const script& claim();
+/// KEYS: processing list. ARGV: worker name, now_ts, now_int, wip_ttl, token. After a reserve or
+/// claim whose reply was lost: the jobs it started (by token), and any id a lost BLMOVE moved but
+/// nobody claimed, as {id, fields} pairs.
+const script& reclaim();
 /// KEYS: processing list. ARGV: worker name, now_ts, now_int, default result_ttl, working secs,
 /// has_return_value (0/1), return value (base64), id. Returns 1 (recorded) or 0 (no longer ours).
 const script& finish();

@@ -23,8 +23,8 @@ const std::map<std::string, const rq_scripts::script*>& scripts_by_sha() {
   static const std::map<std::string, const rq_scripts::script*> table = [] {
     std::map<std::string, const rq_scripts::script*> t;
     for (const auto* s : {&rq_scripts::enqueue(), &rq_scripts::reserve(), &rq_scripts::claim(),
-                          &rq_scripts::finish(), &rq_scripts::fail(), &rq_scripts::recover(),
-                          &rq_scripts::heartbeat(), &rq_scripts::promote()})
+                          &rq_scripts::reclaim(), &rq_scripts::finish(), &rq_scripts::fail(),
+                          &rq_scripts::recover(), &rq_scripts::heartbeat(), &rq_scripts::promote()})
       t.emplace(s->sha, s);
     return t;
   }();
@@ -124,10 +124,10 @@ caf::expected<std::vector<rq_job>> rq_store::reserve(const worker_identity& w, s
   std::vector<std::string> keys{rq_keys::processing(w.name)};
   for (const auto& q : w.queues)
     keys.push_back(rq_keys::queue(q));
-  auto replies =
-      run_scripts({evalsha(rq_scripts::reserve(), keys,
-                           {w.name, rq_timestamp(now), std::to_string(unix_seconds(now)),
-                            std::to_string(liveness_.wip_ttl.count()), std::to_string(max)})});
+  auto replies = run_scripts(
+      {evalsha(rq_scripts::reserve(), keys,
+               {w.name, rq_timestamp(now), std::to_string(unix_seconds(now)),
+                std::to_string(liveness_.wip_ttl.count()), std::to_string(max), next_token(w)})});
   if (!replies) return replies.error();
   const auto& reply = replies->front();
   suspended = reply.type == redis_reply::kind::status && reply.str == "SUSPENDED";
@@ -139,6 +139,7 @@ caf::expected<std::optional<rq_job>> rq_store::wait_and_reserve(const worker_ide
                                                                 std::chrono::milliseconds wait) {
   auto base = client_.url().timeout;
   client_.set_timeout(base + wait);
+  next_token(w);  // a BLMOVE whose reply is lost leaves an unclaimed id: reclaim finds it
   auto moved =
       client_.command({"BLMOVE", rq_keys::queue(w.queues.front()), rq_keys::processing(w.name),
                        "LEFT", "RIGHT", fmt_secs(static_cast<double>(wait.count()) / 1000.0)});
@@ -146,14 +147,29 @@ caf::expected<std::optional<rq_job>> rq_store::wait_and_reserve(const worker_ide
   if (!moved) return moved.error();
   if (moved->is_nil()) return std::optional<rq_job>{};
   auto now = std::chrono::system_clock::now();
-  auto replies = run_scripts({evalsha(rq_scripts::claim(), {rq_keys::processing(w.name)},
-                                      {w.name, rq_timestamp(now), std::to_string(unix_seconds(now)),
-                                       std::to_string(liveness_.wip_ttl.count()), moved->str})});
+  auto replies =
+      run_scripts({evalsha(rq_scripts::claim(), {rq_keys::processing(w.name)},
+                           {w.name, rq_timestamp(now), std::to_string(unix_seconds(now)),
+                            std::to_string(liveness_.wip_ttl.count()), moved->str, token_})});
   if (!replies) return replies.error();
   const auto& reply = replies->front();
   if (reply.is_error()) return reply_error("claim", reply);
   if (reply.elements.size() != 2) return std::optional<rq_job>{};
   return std::optional<rq_job>{make_rq_job(reply.elements[0].str, flat_strings(reply.elements[1]))};
+}
+
+std::string rq_store::next_token(const worker_identity& w) {
+  token_ = w.name + "#" + std::to_string(++token_count_);
+  return token_;
+}
+
+caf::expected<std::vector<rq_job>> rq_store::reclaim(const worker_identity& w) {
+  auto now = std::chrono::system_clock::now();
+  auto replies = run_scripts({evalsha(rq_scripts::reclaim(), {rq_keys::processing(w.name)},
+                                      {w.name, rq_timestamp(now), std::to_string(unix_seconds(now)),
+                                       std::to_string(liveness_.wip_ttl.count()), token_})});
+  if (!replies) return replies.error();
+  return parse_reserved(replies->front());
 }
 
 caf::error rq_store::record(const worker_identity& w, const std::vector<job_outcome>& outcomes) {

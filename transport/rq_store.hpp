@@ -80,6 +80,9 @@ public:
   /// registers it; nullopt when none came.
   caf::expected<std::optional<rq_job>> wait_and_reserve(const worker_identity& w,
                                                         std::chrono::milliseconds wait);
+  /// After a `reserve` or `wait_and_reserve` that failed (a lost reply: the server may have run
+  /// it): the jobs that call started for this worker, which no one else will ever run otherwise.
+  caf::expected<std::vector<rq_job>> reclaim(const worker_identity& w);
   /// Records outcomes as RQ does (finish: results stream, finished registry, TTLs; fail: failed
   /// registry, or a retry via retries_left and the scheduled registry), one round trip.
   caf::error record(const worker_identity& w, const std::vector<job_outcome>& outcomes);
@@ -115,10 +118,13 @@ public:
 private:
   caf::expected<std::vector<redis_reply>> run_scripts(std::vector<redis_command> calls);
   caf::expected<std::vector<rq_job>> parse_reserved(const redis_reply& reply);
+  std::string next_token(const worker_identity& w);
 
   redis_client client_;
   rq_serializer serializer_;
-  bool scripts_loaded_ = false;  // SCRIPT LOAD sent once; a server that forgets gets EVAL
+  bool scripts_loaded_ = false;
+  std::string token_;         // of the latest reserve: marks the jobs it started
+  uint64_t token_count_ = 0;  // SCRIPT LOAD sent once; a server that forgets gets EVAL
   liveness_options liveness_;
 };
 

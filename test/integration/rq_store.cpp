@@ -253,3 +253,19 @@ TEST_CASE_FIXTURE(store_fixture, "finishing a parent enqueues its deferred child
   CHECK(str({"LINDEX", keys::queue("default"), "0"}) == "child");
   CHECK(num({"ZCARD", keys::deferred("default")}) == 0);
 }
+
+TEST_CASE_FIXTURE(store_fixture,
+                  "jobs a lost reserve reply started are reclaimed by their worker") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("l1"), echo("l2"), echo("l3")}));
+  REQUIRE(reserve(a, 2).size() == 2);  // pretend this reply never arrived
+  cmd({"LMOVE", keys::queue("default"), keys::processing("worker-a"), "LEFT",
+       "RIGHT"});  // a BLMOVE
+  auto again = store.reclaim(a);
+  REQUIRE(again);
+  REQUIRE(again->size() == 3);
+  CHECK((*again)[0].id == "l1");
+  CHECK((*again)[2].id == "l3");
+  CHECK(str({"HGET", keys::job("l3"), "status"}) == "started");
+  CHECK(num({"ZCARD", keys::wip("default")}) == 3);
+}
