@@ -58,11 +58,6 @@ caf::behavior heartbeat(heartbeat_actor* self, worker_settings settings) {
   auto& st = self->state;
   st.settings = settings;
   st.store = std::make_unique<transport::rq_store>(settings.redis, settings.serializer);
-  if (auto err = st.store->register_worker(settings.identity)) {
-    self->quit(err);
-    return {};
-  }
-  log::info("heartbeat", "worker registered", {{"worker", settings.identity.name}});
   self->set_exit_handler([=](caf::exit_msg& em) {
     deregister(self);
     self->quit(em.reason);

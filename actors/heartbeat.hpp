@@ -1,11 +1,11 @@
 #pragma once
 
-/// heartbeat: the worker's registration and liveness in Redis. Registers the worker as RQ does
-/// (so `rq info` lists it) and as a pqrt worker; every tick refreshes the liveness key, the
-/// worker hash and the wip scores of reserved jobs (so neither RQ's cleanup nor another pqrt
-/// process takes them for abandoned), returns the jobs of dead pqrt workers to their queues and
-/// moves due scheduled jobs (retries) back to their queues. On exit it hands its own reserved jobs
-/// back and deregisters.
+/// heartbeat: the worker's liveness in Redis. The role registers the worker (as RQ does, so
+/// `rq info` lists it, and as a pqrt worker) before any actor starts; every tick refreshes the
+/// liveness key, the worker hash and the wip scores of reserved jobs (so neither RQ's cleanup nor
+/// another pqrt process takes them for abandoned), returns the jobs of dead pqrt workers to their
+/// queues and moves due scheduled jobs (retries) back to their queues. On exit it hands its own
+/// reserved jobs back and deregisters.
 ///
 /// In: `state_atom, std::string` (busy/idle), `done_atom` (burst finished: deregister, end),
 /// `quiet_atom`, `tick_atom` (its own timer).

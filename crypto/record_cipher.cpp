@@ -44,7 +44,7 @@ uint64_t current_fork_generation() {
 }
 
 class nonce_pool {
- public:
+public:
   caf::error next(uint8_t* out) {
     auto generation = current_fork_generation();
     if (used_ == sizeof(bytes_) || generation != generation_) {
@@ -57,7 +57,7 @@ class nonce_pool {
     return {};
   }
 
- private:
+private:
   uint8_t bytes_[64 * detail::gcm_nonce_size] = {};
   size_t used_ = sizeof(bytes_);
   uint64_t generation_ = 0;

@@ -8,7 +8,8 @@
 /// The associated data is the 25-byte header followed by the data set id, so a record opens only
 /// under its key, at its index, in its data set. The key check (the first 4 bytes of
 /// HMAC-SHA256(key, "pqrt key check v1")) and the index in the header let `open` tell a wrong key
-/// and a swapped record apart from changed bytes; both are authenticated, so forging them fails too.
+/// and a swapped record apart from changed bytes; both are authenticated, so forging them fails
+/// too.
 ///
 /// An encrypted records file starts with one header line (see `records_header`), then one sealed
 /// record per line; record index i is the i-th line after the header, counting from 0.

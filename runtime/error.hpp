@@ -31,7 +31,7 @@ enum class errc : uint8_t {
   unavailable = 14,      ///< a server could not be reached (after retries)
   job_failed = 15,       ///< a job's processor reported a failure
   redis_error = 16,      ///< a Redis server answered with an error reply (context: the reply)
-  tls_failed = 17,       ///< a TLS handshake failed: certificate or host name verification, protocol
+  tls_failed = 17,  ///< a TLS handshake failed: certificate or host name verification, protocol
 };
 
 /// The category atom of every pqrt error.

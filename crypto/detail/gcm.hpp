@@ -28,7 +28,7 @@ struct bytes_view {
 /// One AES-256-GCM key in two reusable OpenSSL contexts (seal and open). The key schedule is
 /// computed once; each message only sets its nonce, which keeps small records cheap.
 class gcm_context {
- public:
+public:
   gcm_context() = default;
   ~gcm_context();
   gcm_context(gcm_context&& other) noexcept;
@@ -48,7 +48,7 @@ class gcm_context {
   bool open(const uint8_t* nonce, bytes_view aad, bytes_view aad2, const uint8_t* in, size_t size,
             uint8_t* out, const uint8_t* tag);
 
- private:
+private:
   void release() noexcept;
 
   void* seal_ctx_ = nullptr;  ///< EVP_CIPHER_CTX*, kept out of this header

@@ -86,6 +86,13 @@ int run_worker(const config::settings& cfg, const role_options& opt, caf::timesp
                {{"redis", settings->redis.describe()}, {"error", render(err)}});
     return exit_failure;
   }
+  // Registration first: it returns whatever a former worker of this name left reserved, which
+  // must happen before this worker's fetcher reserves anything of its own.
+  if (auto err = probe.register_worker(settings->identity)) {
+    log::error("worker", "cannot register the worker", {{"error", render(err)}});
+    return exit_failure;
+  }
+  log::info("worker", "registered", {{"worker", settings->identity.name}});
   log::info("worker", "starting",
             {{"worker", settings->identity.name},
              {"redis", settings->redis.describe()},
