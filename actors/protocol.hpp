@@ -33,8 +33,6 @@ using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using hard_stop_atom = caf::atom_constant<caf::atom("hardstop")>;
 /// Supervisor-internal: the grace period ran out.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
-/// Supervisor-internal: restart a child after its backoff.
-using restart_atom = caf::atom_constant<caf::atom("restart")>;
 /// To a supervisor: the current handle of the child named in the message.
 using which_atom = caf::atom_constant<caf::atom("which")>;
 
