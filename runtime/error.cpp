@@ -25,6 +25,9 @@ const char* to_string(errc code) {
     case errc::job_failed: return "job_failed";
     case errc::redis_error: return "redis_error";
     case errc::tls_failed: return "tls_failed";
+    case errc::not_found: return "not_found";
+    case errc::conflict: return "conflict";
+    case errc::too_large: return "too_large";
   }
   return "unknown";
 }

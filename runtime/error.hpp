@@ -32,6 +32,9 @@ enum class errc : uint8_t {
   job_failed = 15,       ///< a job's processor reported a failure
   redis_error = 16,      ///< a Redis server answered with an error reply (context: the reply)
   tls_failed = 17,  ///< a TLS handshake failed: certificate or host name verification, protocol
+  not_found = 18,   ///< a blob, container, queue or run that does not exist
+  conflict = 19,    ///< a write whose precondition no longer holds (append position, existing name)
+  too_large = 20,   ///< a message or value over its size limit
 };
 
 /// The category atom of every pqrt error.

@@ -136,6 +136,10 @@ caf::expected<std::vector<std::string>> job_fields(const job_spec& spec, rq_seri
   if (spec.retries > 0 && !spec.retry_intervals.empty())
     add("retry_intervals", json_int_list(spec.retry_intervals));
   if (spec.at_front) add("enqueue_at_front", "1");
+  for (const auto& [name, value] : spec.extra_fields) {
+    f.push_back(name);
+    f.push_back(value);
+  }
   return f;
 }
 

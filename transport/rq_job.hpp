@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -28,6 +29,9 @@ struct job_spec {
   int64_t retries = 0;         ///< RQ's Retry(max): stored as retries_left
   std::vector<int64_t> retry_intervals;
   bool at_front = false;
+  /// Further hash fields, written as given (pqrt's run tracking: pqrt_run, pqrt_index,
+  /// pqrt_status). Python RQ ignores fields it does not know.
+  std::vector<std::pair<std::string, std::string>> extra_fields;
 };
 
 /// A job read back from Redis: its id and hash fields.

@@ -77,4 +77,18 @@ inline std::string alive(std::string_view name) {
   return str("pqrt:alive:", name);
 }
 
+// --- pqrt's own keys: runs (jobs enqueued by a pqrt scheduler carry pqrt_run and pqrt_index) -----
+/// A run's description (a hash: dataset, total, queue, state, ...).
+inline std::string run(std::string_view id) {
+  return str("pqrt:run:", id);
+}
+/// Bitmaps over a run's record indices: set once a job finished / failed for good. They outlive
+/// the job hashes, so a second scheduler never enqueues a job that already ran.
+inline std::string run_finished(std::string_view id) {
+  return str(run(id), ":finished");
+}
+inline std::string run_failed(std::string_view id) {
+  return str(run(id), ":failed");
+}
+
 }  // namespace pqrt::transport::rq_keys

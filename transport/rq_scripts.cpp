@@ -55,6 +55,7 @@ local function start_job(id, name, now_ts, now_int, wip_ttl, processing, token)
              'worker_name', name, 'pqrt_token', token)
   redis.call('HSET', 'rq:worker:' .. name, 'current_job', id, 'last_heartbeat', now_ts)
   redis.call('PERSIST', jk)
+  track(jk, 'started', now_ts, name, '')
   return {id, redis.call('HGETALL', jk)}
 end
 )lua";
@@ -69,9 +70,21 @@ local added = 0
 while i <= #ARGV do
   local id, queue, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local jk = 'rq:job:' .. id
-  if redis.call('EXISTS', jk) == 0 then
-    local mapping = {}
-    for k = 1, n do mapping[k] = ARGV[i + 2 + k] end
+  local mapping, run, idx, sk = {}, nil, nil, nil
+  for k = 1, n do mapping[k] = ARGV[i + 2 + k] end
+  for k = 1, n, 2 do
+    local f = mapping[k]
+    if f == 'pqrt_run' then run = mapping[k + 1]
+    elseif f == 'pqrt_index' then idx = tonumber(mapping[k + 1])
+    elseif f == 'pqrt_status' then sk = mapping[k + 1] end
+  end
+  local known = redis.call('EXISTS', jk) == 1
+  if not known and run and idx then  -- a run's job that ended for good stays ended
+    local rk = 'pqrt:run:' .. run
+    known = redis.call('GETBIT', rk .. ':finished', idx) == 1 or
+            redis.call('GETBIT', rk .. ':failed', idx) == 1
+  end
+  if not known then
     redis.call('SADD', 'rq:queues', 'rq:queue:' .. queue)
     redis.call('HSET', jk, 'status', 'queued', 'created_at', now_ts, 'enqueued_at', now_ts,
                'origin', queue, unpack(mapping))
@@ -79,6 +92,10 @@ while i <= #ARGV do
       redis.call('LPUSH', 'rq:queue:' .. queue, id)
     else
       redis.call('RPUSH', 'rq:queue:' .. queue, id)
+    end
+    if sk then
+      redis.call('DEL', sk)
+      redis.call('HSET', sk, 'job_id', id, 'state', 'queued', 'attempts', 0, 'queued_at', now_ts)
     end
     added = added + 1
   end
@@ -90,7 +107,8 @@ return added
 }
 
 const script& reserve() {
-  static const script s = detail::make_script("reserve", std::string{start_job_lua} + R"lua(
+  static const script s =
+      detail::make_script("reserve", std::string{detail::track_lua} + start_job_lua + R"lua(
 if redis.call('EXISTS', 'rq:suspended') == 1 then return redis.status_reply('SUSPENDED') end
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local wip_ttl, max = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -109,7 +127,8 @@ return out
 }
 
 const script& claim() {
-  static const script s = detail::make_script("claim", std::string{start_job_lua} + R"lua(
+  static const script s =
+      detail::make_script("claim", std::string{detail::track_lua} + start_job_lua + R"lua(
 local job = start_job(ARGV[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), KEYS[1],
                       ARGV[6])
 if job then return job end
@@ -119,7 +138,8 @@ return {}
 }
 
 const script& reclaim() {
-  static const script s = detail::make_script("reclaim", std::string{start_job_lua} + R"lua(
+  static const script s =
+      detail::make_script("reclaim", std::string{detail::track_lua} + start_job_lua + R"lua(
 local name, now_ts, now_int, wip_ttl, token = ARGV[1], ARGV[2], tonumber(ARGV[3]),
   tonumber(ARGV[4]), ARGV[5]
 local out = {}
@@ -139,7 +159,8 @@ return out
 }
 
 const script& finish() {
-  static const script s = detail::make_script("finish", std::string{enqueue_dependents_lua} + R"lua(
+  static const script s =
+      detail::make_script("finish", std::string{detail::track_lua} + enqueue_dependents_lua + R"lua(
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local id = ARGV[8]
 local jk = 'rq:job:' .. id
@@ -157,6 +178,7 @@ local wk = 'rq:worker:' .. name
 redis.call('HINCRBY', wk, 'successful_job_count', 1)
 redis.call('HINCRBYFLOAT', wk, 'total_working_time', ARGV[5])
 if redis.call('HGET', wk, 'current_job') == id then redis.call('HDEL', wk, 'current_job') end
+track(jk, 'finished', now_ts, name, ARGV[9] or '')
 if ttl == 0 then
   redis.call('DEL', jk, jk .. ':dependents', 'rq:job::' .. id .. ':dependencies')
   return 1

@@ -8,8 +8,9 @@ namespace {
 
 // RQ §5.5: the failed registry, a year of TTL by default, a type-2 entry in the results stream.
 constexpr const char* fail_job_lua = R"lua(
-local function fail_job(id, origin, status, now_ts, now_int, exc)
+local function fail_job(id, origin, status, now_ts, now_int, exc, text)
   local jk = 'rq:job:' .. id
+  track(jk, 'failed', now_ts, '', text)
   local explicit = redis.call('HGET', jk, 'failure_ttl')
   local ttl = tonumber(explicit or '') or 31536000
   redis.call('ZREM', 'rq:wip:' .. origin, id)
@@ -29,7 +30,7 @@ end
 
 -- RQ §5.5 retry: retries_left counts down; delay 0 requeues at the tail, else the scheduled
 -- registry holds it until its time.
-local function retry_job(id, origin, now_ts, now_int, delay)
+local function retry_job(id, origin, now_ts, now_int, delay, text)
   local jk = 'rq:job:' .. id
   redis.call('ZREM', 'rq:wip:' .. origin, id)
   redis.call('HINCRBY', jk, 'retries_left', -1)
@@ -39,8 +40,10 @@ local function retry_job(id, origin, now_ts, now_int, delay)
     redis.call('HSET', jk, 'status', 'queued', 'enqueued_at', now_ts, 'started_at', '',
                'worker_name', '')
     redis.call('RPUSH', 'rq:queue:' .. origin, id)
+    track(jk, 'queued', now_ts, '', text)
     return 'retried'
   end
+  track(jk, 'scheduled', now_ts, '', text)
   redis.call('HSET', jk, 'status', 'scheduled', 'started_at', '', 'worker_name', '')
   redis.call('ZADD', 'rq:scheduled:' .. origin, now_int + delay, id)
   return 'scheduled'
@@ -50,7 +53,8 @@ end
 }  // namespace
 
 const script& fail() {
-  static const script s = detail::make_script("fail", std::string{fail_job_lua} + R"lua(
+  static const script s =
+      detail::make_script("fail", std::string{detail::track_lua} + fail_job_lua + R"lua(
 local name, now_ts, now_int, status = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local delay, id = tonumber(ARGV[7]), ARGV[8]
 local jk = 'rq:job:' .. id
@@ -62,16 +66,17 @@ redis.call('HINCRBYFLOAT', wk, 'total_working_time', ARGV[6])
 if redis.call('HGET', wk, 'current_job') == id then redis.call('HDEL', wk, 'current_job') end
 local left = tonumber(redis.call('HGET', jk, 'retries_left') or '') or 0
 if status == 'failed' and left > 0 and delay >= 0 then
-  return retry_job(id, origin, now_ts, now_int, delay)
+  return retry_job(id, origin, now_ts, now_int, delay, ARGV[9] or '')
 end
-fail_job(id, origin, status, now_ts, now_int, ARGV[5])
+fail_job(id, origin, status, now_ts, now_int, ARGV[5], ARGV[9] or '')
 return 'failed'
 )lua");
   return s;
 }
 
 const script& recover() {
-  static const script s = detail::make_script("recover", std::string{fail_job_lua} + R"lua(
+  static const script s =
+      detail::make_script("recover", std::string{detail::track_lua} + fail_job_lua + R"lua(
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local max_attempts, exc, count = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
@@ -85,12 +90,13 @@ for i = #ids, 1, -1 do  -- back to front: the oldest ends up first in its queue 
     local attempts = 0
     if count then attempts = redis.call('HINCRBY', jk, 'pqrt_attempts', 1) end
     if attempts >= max_attempts then
-      fail_job(id, origin, 'failed', now_ts, now_int, exc)
+      fail_job(id, origin, 'failed', now_ts, now_int, exc, ARGV[7] or '')
     else
       redis.call('ZREM', 'rq:wip:' .. origin, id)
       redis.call('SADD', 'rq:queues', 'rq:queue:' .. origin)
       redis.call('HSET', jk, 'status', 'queued', 'started_at', '', 'worker_name', '')
       redis.call('LPUSH', 'rq:queue:' .. origin, id)
+      track(jk, 'queued', now_ts, '', 'returned to its queue: worker ' .. name .. ' stopped or died')
       returned = returned + 1
     end
   end

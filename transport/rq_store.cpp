@@ -19,6 +19,9 @@ namespace {
 /// responsive while one runs.
 constexpr size_t enqueue_chunk = 500;
 
+/// Error text kept in a run's status record (RQ's own record keeps all of it).
+constexpr size_t max_status_error = 2000;
+
 const std::map<std::string, const rq_scripts::script*>& scripts_by_sha() {
   static const std::map<std::string, const rq_scripts::script*> table = [] {
     std::map<std::string, const rq_scripts::script*> t;
@@ -184,12 +187,13 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
       if (!rv) return rv.error();
       calls.push_back(evalsha(rq_scripts::finish(), {processing},
                               {w.name, ts, now_int, "500", fmt_secs(o.working_secs),
-                               rv->has_value() ? "1" : "0", rv->value_or(""), o.id}));
+                               rv->has_value() ? "1" : "0", rv->value_or(""), o.id, o.result_ref}));
     } else {
       calls.push_back(evalsha(
           rq_scripts::fail(), {processing},
           {w.name, ts, now_int, o.stopped ? "stopped" : "failed", encode_exc_string(o.error_text),
-           fmt_secs(o.working_secs), std::to_string(o.stopped ? -1 : o.retry_delay), o.id}));
+           fmt_secs(o.working_secs), std::to_string(o.stopped ? -1 : o.retry_delay), o.id,
+           o.error_text.substr(0, max_status_error)}));
     }
   }
   auto replies = run_scripts(std::move(calls));

@@ -11,8 +11,10 @@
 /// attempts fails instead of killing workers forever.
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -47,12 +49,19 @@ struct job_outcome {
   bool stopped = false;    ///< stopped by a command: status `stopped`, never retried
   double working_secs = 0;
   int64_t retry_delay = 0;  ///< seconds before a retry when retries are left; -1: never retry
+  std::string result_ref;   ///< where the job's result went (a pqrt run's status record keeps it)
 };
 
 /// What `info` counts for a queue.
 struct queue_info {
   std::string name;
   int64_t queued = 0, started = 0, finished = 0, failed = 0, deferred = 0, scheduled = 0;
+};
+
+/// How many of a run's jobs ended for good (its bitmaps).
+struct run_counts {
+  int64_t finished = 0;
+  int64_t failed = 0;
 };
 
 /// A worker as its RQ hash shows it.
@@ -111,6 +120,20 @@ public:
   caf::expected<std::vector<queue_info>> queues_info();
   /// The live workers, like `rq info`.
   caf::expected<std::vector<worker_info>> workers_info();
+
+  // --- pqrt runs (rq_runs.cpp) -------------------------------------------------------------
+  /// The run's hash (empty when the run is unknown).
+  caf::expected<std::map<std::string, std::string>> run_info(const std::string& run);
+  /// Sets fields of the run's hash.
+  caf::error set_run_info(const std::string& run,
+                          const std::vector<std::pair<std::string, std::string>>& fields);
+  /// Finished and failed counts of a run.
+  caf::expected<run_counts> count_run(const std::string& run);
+  /// The record indices below `total` whose bit is set in the run's finished (or failed) bitmap.
+  caf::expected<std::vector<bool>> run_bitmap(const std::string& run, bool failed, uint64_t total);
+  /// `fields` of each status record in `keys`, in order ("" where absent), pipelined.
+  caf::expected<std::vector<std::vector<std::string>>> status_records(
+      const std::vector<std::string>& keys, const std::vector<std::string>& fields);
 
   liveness_options& liveness() { return liveness_; }
   redis_client& client() { return client_; }

@@ -68,7 +68,7 @@ caf::error rq_store::register_worker(const worker_identity& w) {
   // A former worker of this name that crashed may still hold reserved jobs: return them first.
   auto back = client_.evalsha(rq_scripts::recover().sha, rq_scripts::recover().source,
                               {rq_keys::processing(w.name), rq_keys::alive(w.name)},
-                              {w.name, rq_now(), "0", "1000000", "", "1"});
+                              {w.name, rq_now(), "0", "1000000", "", "1", ""});
   if (!back) return back.error();
   auto now = rq_now();
   std::vector<redis_command> tx{{"DEL", wk},
@@ -126,7 +126,7 @@ caf::error rq_store::deregister_worker(const worker_identity& w) {
   if (!del) return del.error();
   auto back = client_.evalsha(rq_scripts::recover().sha, rq_scripts::recover().source,
                               {rq_keys::processing(w.name), rq_keys::alive(w.name)},
-                              {w.name, rq_now(), "0", "1000000", "", "0"});
+                              {w.name, rq_now(), "0", "1000000", "", "0", ""});
   if (!back) return back.error();
   if (back->integer > 0)
     log::info("rq", "returned reserved jobs to their queues",
@@ -148,13 +148,14 @@ caf::expected<size_t> rq_store::recover_dead_workers() {
   for (size_t i = 0; i < names->elements.size(); ++i) {
     if ((*alive)[2 * i].integer == 1) continue;
     const auto& name = names->elements[i].str;
-    auto exc = encode_exc_string("pqrt: the worker running this job died " +
-                                 std::to_string(liveness_.max_attempts) + " times; giving up");
+    auto text = "pqrt: the worker running this job died " + std::to_string(liveness_.max_attempts) +
+                " times; giving up";
+    auto exc = encode_exc_string(text);
     auto now = std::chrono::system_clock::now();
     auto r = client_.evalsha(rq_scripts::recover().sha, rq_scripts::recover().source,
                              {rq_keys::processing(name), rq_keys::alive(name)},
                              {name, rq_timestamp(now), std::to_string(unix_seconds(now)),
-                              std::to_string(liveness_.max_attempts), exc, "1"});
+                              std::to_string(liveness_.max_attempts), exc, "1", text});
     if (!r) return r.error();
     if (r->integer < 0) continue;  // came back to life meanwhile
     total += static_cast<size_t>(r->integer);

@@ -30,6 +30,35 @@ inline std::vector<std::string> flat_strings(const redis_reply& reply) {
   return out;
 }
 
+/// pqrt's run tracking, shared by the scripts: a job enqueued by a pqrt scheduler carries
+/// `pqrt_run`, `pqrt_index` and `pqrt_status` (the key of its status record, a hash: job_id, state,
+/// attempts, worker, queued_at, started_at, ended_at, error, result). `track` moves the record
+/// along and, when the job ends for good, sets its bit in the run's finished or failed bitmap.
+/// Jobs without `pqrt_run` (plain RQ jobs) are left alone.
+constexpr const char* track_lua = R"lua(
+local function track(jk, state, now_ts, worker, text)
+  local t = redis.call('HMGET', jk, 'pqrt_run', 'pqrt_index', 'pqrt_status')
+  if not t[1] or not t[3] then return end
+  local sk, idx = t[3], tonumber(t[2])
+  local rk = 'pqrt:run:' .. t[1]
+  if state == 'started' then
+    redis.call('HSET', sk, 'state', 'started', 'started_at', now_ts, 'worker', worker)
+    redis.call('HINCRBY', sk, 'attempts', 1)
+  elseif state == 'finished' then
+    redis.call('HSET', sk, 'state', 'finished', 'ended_at', now_ts, 'worker', worker,
+               'result', text, 'error', '')
+    redis.call('SETBIT', rk .. ':failed', idx, 0)
+    redis.call('SETBIT', rk .. ':finished', idx, 1)
+  elseif state == 'failed' then
+    redis.call('HSET', sk, 'state', 'failed', 'ended_at', now_ts, 'error', text)
+    redis.call('SETBIT', rk .. ':finished', idx, 0)
+    redis.call('SETBIT', rk .. ':failed', idx, 1)
+  else  -- queued again (retry, recovery) or scheduled for a retry
+    redis.call('HSET', sk, 'state', state, 'error', text)
+  end
+end
+)lua";
+
 /// A script with its SHA1.
 inline rq_scripts::script make_script(std::string name, std::string source) {
   auto sha = script_sha(source);
