@@ -1,14 +1,22 @@
 #include "actors/executor.hpp"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <random>
 
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
+#include "actors/registry.hpp"
+#include "crypto/record_cipher.hpp"
 #include "runtime/builtins.hpp"
 #include "runtime/error.hpp"
+#include "runtime/exec_processor.hpp"
+#include "runtime/record_job.hpp"
 
 namespace pqrt {
 
@@ -29,36 +37,150 @@ std::string failure_text(const transport::rq_job& job, const caf::error& err) {
   return text.empty() ? render(err) : text;
 }
 
-transport::job_outcome run_job(const transport::rq_job& job, transport::rq_serializer serializer) {
+/// Applies RQ's stop-job / kill-horse semantics to a failed outcome.
+void apply_stop(transport::job_outcome& out, bool stopped, bool killed) {
+  if (!out.ok && stopped && !killed) {  // RQ's stop-job: status stopped, never retried
+    out.stopped = true;
+    out.error_text = "Job stopped by user, work-horse terminated.";
+  } else if (!out.ok && killed) {  // RQ's kill-horse: an ordinary failure
+    out.error_text = "Work-horse terminated unexpectedly (kill-horse command)";
+  }
+}
+
+transport::job_outcome run_builtin_job(const transport::rq_job& job,
+                                       const transport::job_call& call) {
   transport::job_outcome out;
   out.id = job.id;
+  job_control::begin(job.id);
+  auto result = run_builtin(job.id, call.func_name, call.args, transport::py_value{call.kwargs},
+                            deadline_for(job));
+  auto stopped = job_control::stop_requested(job.id);
+  auto killed = job_control::killed(job.id);
+  job_control::end(job.id);
+  out.ok = static_cast<bool>(result);
+  if (result)
+    out.result = std::move(*result);
+  else
+    out.error_text = failure_text(job, result.error());
+  if (!out.ok) out.retry_delay = retry_delay_for(job);
+  apply_stop(out, stopped, killed);
+  return out;
+}
+
+struct executor_state {
+  worker_settings settings;
+  std::optional<run_material> material;
+  std::map<std::string, crypto::record_cipher> ciphers;  // by key check
+  static inline const char* name = "executor";
+};
+
+using executor_actor = caf::stateful_actor<executor_state>;
+
+pending_result run_record(executor_actor* self, const transport::rq_job& job,
+                          const record_call& rc) {
+  auto& st = self->state;
+  pending_result r;
+  auto& out = r.outcome;
+  out.id = job.id;
   auto started = steady::now();
-  auto call = transport::decode_job_data(job.field("data"), serializer);
-  if (!call) {
-    out.error_text = "DeserializationError: " + render(call.error());
-    out.retry_delay = -1;  // the same bytes will not decode next time either
+  const auto& m = *st.material;
+  auto it = st.ciphers.find(m.key_check);
+  if (it == st.ciphers.end())
+    it = st.ciphers.emplace(m.key_check, crypto::record_cipher{m.key}).first;
+  auto plain = it->second.open(rc.dataset_id, rc.index, rc.sealed);
+  if (!plain) {
+    out.error_text = "record " + std::to_string(rc.index) + " of data set " + rc.dataset_id +
+                     " does not open: " + render(plain.error());
+    out.retry_delay = -1;  // the same bytes never open
+    out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
+    return r;
+  }
+  job_control::begin(job.id);
+  caf::expected<std::string> result{std::string{}};
+  if (rc.processor == "exec") {
+    exec_limits limits;
+    limits.deadline = deadline_for(job);
+    limits.interpreter = st.settings.pipeline->script_interpreter;
+    auto id = job.id;
+    limits.stop_requested = [id] { return job_control::stop_requested(id); };
+    result = run_script(*m.script, *plain, limits);
   } else {
-    job_control::begin(job.id);
-    auto result = run_builtin(job.id, call->func_name, call->args,
-                              transport::py_value{call->kwargs}, deadline_for(job));
-    auto stopped = job_control::stop_requested(job.id);
-    auto killed = job_control::killed(job.id);
-    job_control::end(job.id);
-    out.ok = static_cast<bool>(result);
-    if (result)
-      out.result = std::move(*result);
-    else
-      out.error_text = failure_text(job, result.error());
-    if (!out.ok) out.retry_delay = retry_delay_for(job);
-    if (!out.ok && stopped && !killed) {  // RQ's stop-job: status stopped, never retried
-      out.stopped = true;
-      out.error_text = "Job stopped by user, work-horse terminated.";
-    } else if (!out.ok && killed) {  // RQ's kill-horse: an ordinary failure
-      out.error_text = "Work-horse terminated unexpectedly (kill-horse command)";
-    }
+    result = run_record_processor(rc.processor, *plain, deadline_for(job));
+  }
+  auto stopped = job_control::stop_requested(job.id);
+  auto killed = job_control::killed(job.id);
+  job_control::end(job.id);
+  OPENSSL_cleanse(plain->data(), plain->size());
+  out.ok = static_cast<bool>(result);
+  if (result) {
+    r.run_id = rc.run_id;
+    r.dataset_id = rc.dataset_id;
+    r.index = rc.index;
+    r.plaintext = std::move(*result);
+    r.key = m.key;
+  } else {
+    out.error_text = failure_text(job, result.error());
+    out.retry_delay = retry_delay_for(job);
+    apply_stop(out, stopped, killed);
   }
   out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
-  return out;
+  return r;
+}
+
+pending_result failed(const transport::rq_job& job, std::string text, int64_t retry_delay) {
+  pending_result r;
+  r.outcome.id = job.id;
+  r.outcome.error_text = std::move(text);
+  r.outcome.retry_delay = retry_delay;
+  return r;
+}
+
+caf::result<pending_result> run_job(executor_actor* self, const transport::rq_job& job) {
+  auto& st = self->state;
+  auto started = steady::now();
+  auto call = transport::decode_job_data(job.field("data"), st.settings.serializer);
+  if (!call)  // the same bytes will not decode next time either
+    return failed(job, "DeserializationError: " + render(call.error()), -1);
+  if (call->func_name != record_job_func) {
+    pending_result r;
+    r.outcome = run_builtin_job(job, *call);
+    r.outcome.working_secs = std::chrono::duration<double>(steady::now() - started).count();
+    return r;
+  }
+  auto rc = parse_record_call(*call);
+  if (!rc) return failed(job, render(rc.error()), -1);
+  if (!st.settings.pipeline)
+    return failed(job, "pqrt: this worker has no storage configured for record jobs",
+                  retry_delay_for(job));
+  bool need_script = rc->processor == "exec";
+  if (st.material && (!need_script || st.material->script)) return run_record(self, job, *rc);
+  auto decryptor = find_actor(self->system(), "decryptor");
+  if (!decryptor) return failed(job, "pqrt: no decryptor running", retry_delay_for(job));
+  auto rp = self->make_response_promise<pending_result>();
+  self->request(decryptor, caf::infinite, material_atom::value, need_script)
+      .then(
+          [=](run_material& m) mutable {
+            self->state.material = std::move(m);
+            rp.deliver(run_record(self, job, *rc));
+          },
+          [=](caf::error& err) mutable {
+            rp.deliver(failed(job, "pqrt: the run's key or script is not available: " + render(err),
+                              retry_delay_for(job)));
+          });
+  return rp;
+}
+
+caf::behavior executor(executor_actor* self, worker_settings settings) {
+  self->state.settings = std::move(settings);
+  return {
+      [=](run_atom, const transport::rq_job& job) -> caf::result<pending_result> {
+        try {
+          return run_job(self, job);
+        } catch (const std::exception& e) {  // a broken invariant in one job fails only that job
+          return failed(job, std::string{"pqrt: executor error: "} + e.what(), 0);
+        }
+      },
+  };
 }
 
 }  // namespace
@@ -82,19 +204,8 @@ int64_t retry_delay_for(const transport::rq_job& job) {
   return jitter(rng);
 }
 
-caf::behavior executor(caf::event_based_actor*, transport::rq_serializer serializer) {
-  return {
-      [=](run_atom, const transport::rq_job& job) -> transport::job_outcome {
-        try {
-          return run_job(job, serializer);
-        } catch (const std::exception& e) {  // a broken invariant in one job fails only that job
-          transport::job_outcome out;
-          out.id = job.id;
-          out.error_text = std::string{"pqrt: executor error: "} + e.what();
-          return out;
-        }
-      },
-  };
+caf::actor spawn_executor(caf::local_actor* owner, const worker_settings& settings) {
+  return owner->spawn<caf::detached + caf::linked>(executor, settings);
 }
 
 }  // namespace pqrt

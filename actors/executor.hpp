@@ -1,19 +1,27 @@
 #pragma once
 
-/// executor: runs one job at a time: decodes its RQ call, runs the built-in function under the
-/// job's timeout, answers with the outcome (including the retry delay when retries are left).
-/// Never throws a job's failure at its owner: every failure is an outcome.
+/// executor: runs one job at a time: decodes its RQ call and runs it under the job's timeout,
+/// answering with the outcome (including the retry delay when retries are left). Never throws a
+/// job's failure at its owner: every failure is an outcome.
 ///
-/// In: `run_atom, rq_job` → `job_outcome`.
+/// A record job (`pqrt.record`): opens the sealed record with the run's data key (asked from the
+/// decryptor once, then kept), runs the processor on the plaintext (a built-in record processor,
+/// or the decrypted script through `run_script`), and answers with the plaintext result for
+/// result_encryptor; the plaintext never leaves memory. A record that does not open (changed,
+/// swapped, another key) fails its job at once, without retries: the same bytes never open.
+/// Other jobs run the built-in functions.
+///
+/// In: `run_atom, rq_job` → `pending_result` (`run_id` empty unless a record job finished).
 
 #include <caf/fwd.hpp>
 
+#include "actors/worker_settings.hpp"
 #include "transport/rq_job.hpp"
 
 namespace pqrt {
 
-/// The behavior of an executor (spawn it detached: jobs block).
-caf::behavior executor(caf::event_based_actor* self, transport::rq_serializer serializer);
+/// Spawns an executor (detached: jobs block), linked to `owner`.
+caf::actor spawn_executor(caf::local_actor* owner, const worker_settings& settings);
 
 /// Seconds before retry n of a job: RQ's `retry_intervals` when the job has them, otherwise
 /// exponential backoff (1 s doubling, at most 5 min) with full jitter over its upper half.

@@ -19,6 +19,8 @@ struct pool_state {
   std::vector<caf::actor> idle;
   std::deque<transport::rq_job> waiting;  // arrived while every executor was busy
   size_t in_flight = 0;
+  size_t unwritten = 0;    // results handed to result_encryptor, not yet written
+  size_t owed_credit = 0;  // executors freed while too many results were unwritten
   bool quiet = false;
   bool drained = false;
   bool stopping = false;
@@ -35,7 +37,7 @@ void tell(pool_actor* self, const char* role, const caf::message& msg) {
 /// Ends the pool once nothing is in flight and every outcome is written.
 void maybe_finish(pool_actor* self) {
   auto& st = self->state;
-  if (st.in_flight > 0 || !(st.drained || st.stopping)) return;
+  if (st.in_flight > 0 || st.unwritten > 0 || !(st.drained || st.stopping)) return;
   auto writer = find_actor(self->system(), "writer");
   auto done = [=] {
     if (self->state.drained && !self->state.stopping) {
@@ -54,9 +56,27 @@ void maybe_finish(pool_actor* self) {
 
 void dispatch(pool_actor* self, transport::rq_job job);
 
-void on_outcome(pool_actor* self, caf::actor exec, transport::job_outcome& outcome) {
+/// Results waiting for storage beyond which freed executors get no new work.
+constexpr size_t max_unwritten = 8192;
+
+void grant(pool_actor* self, size_t n) {
   auto& st = self->state;
-  tell(self, "writer", caf::make_message(record_atom::value, std::move(outcome)));
+  if (st.quiet || st.stopping) return;
+  if (st.unwritten >= max_unwritten) {
+    st.owed_credit += n;
+    return;
+  }
+  tell(self, "fetcher", caf::make_message(credit_atom::value, n));
+}
+
+void on_outcome(pool_actor* self, caf::actor exec, pending_result& r) {
+  auto& st = self->state;
+  if (!r.run_id.empty() && r.outcome.ok) {
+    ++st.unwritten;
+    tell(self, "encryptor", caf::make_message(seal_atom::value, std::move(r)));
+  } else {
+    tell(self, "writer", caf::make_message(record_atom::value, std::move(r.outcome)));
+  }
   st.idle.push_back(std::move(exec));
   --st.in_flight;
   if (!st.waiting.empty()) {  // a held-back job takes the free executor instead of new credit
@@ -67,8 +87,7 @@ void on_outcome(pool_actor* self, caf::actor exec, transport::job_outcome& outco
   }
   if (st.in_flight == 0)
     tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"idle"}));
-  if (!st.quiet && !st.stopping)
-    tell(self, "fetcher", caf::make_message(credit_atom::value, size_t{1}));
+  grant(self, 1);
   maybe_finish(self);
 }
 
@@ -84,11 +103,11 @@ void dispatch(pool_actor* self, transport::rq_job job) {
     tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"busy"}));
   auto id = job.id;
   self->request(exec, caf::infinite, run_atom::value, std::move(job))
-      .then([=](transport::job_outcome& outcome) { on_outcome(self, exec, outcome); },
+      .then([=](pending_result& r) { on_outcome(self, exec, r); },
             [=](caf::error& err) {
-              transport::job_outcome failed;
-              failed.id = id;
-              failed.error_text = "pqrt: executor failed: " + render(err);
+              pending_result failed;
+              failed.outcome.id = id;
+              failed.outcome.error_text = "pqrt: executor failed: " + render(err);
               on_outcome(self, exec, failed);
             });
 }
@@ -97,7 +116,7 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
   auto& st = self->state;
   st.settings = settings;
   for (size_t i = 0; i < settings.concurrency; ++i)
-    st.idle.push_back(self->spawn<caf::detached + caf::linked>(executor, settings.serializer));
+    st.idle.push_back(spawn_executor(self, settings));
   self->set_exit_handler([=](caf::exit_msg& em) {
     self->state.stopping = true;
     self->state.stop_reason = em.reason;
@@ -111,6 +130,16 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
       },
       [=](drained_atom) {
         self->state.drained = true;
+        maybe_finish(self);
+      },
+      [=](written_atom, size_t n) {
+        auto& st = self->state;
+        st.unwritten -= std::min(n, st.unwritten);
+        if (st.unwritten < max_unwritten && st.owed_credit > 0) {
+          auto owed = st.owed_credit;
+          st.owed_credit = 0;
+          grant(self, owed);
+        }
         maybe_finish(self);
       },
       [=](quiet_atom) { self->state.quiet = true; },

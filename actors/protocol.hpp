@@ -13,12 +13,29 @@
 ///   executor_pool --(state_atom, "busy"|"idle")--> heartbeat
 ///   burst: rq_fetcher --drained_atom--> executor_pool --sync_atom--> status_writer,
 ///          then --done_atom--> heartbeat (deregisters) and every actor ends normally.
+///   record jobs: an executor asks the decryptor for the run's material (data key, script) once;
+///   a finished record job goes executor_pool --(seal_atom, pending_result)--> result_encryptor
+///   --(result_atom, pending_result)--> result_writer, which writes results in batches, then
+///   hands their outcomes (with the result's blob) to status_writer and returns
+///   (written_atom, n) to the pool. The pool holds back credit while too many results are
+///   unwritten, so a slow store slows the fetcher instead of filling memory.
+///
+/// Scheduler flow:
+///   job_parser --(open_atom, container, name)--> blob_fetcher, then (next_atom) → one chunk per
+///   request (empty at the end; the fetcher reads one chunk ahead);
+///   job_parser --(jobs_atom, specs)--> rq_enqueuer → jobs added (at most two batches in flight);
+///   run_monitor polls Redis, posts (event_atom, json) to status_writer, and at the end writes the
+///   results manifest and asks the root supervisor to shut down.
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
+#include "crypto/secure_buffer.hpp"
+#include "runtime/exec_processor.hpp"
 #include "transport/rq_job.hpp"
 #include "transport/rq_store.hpp"
 
@@ -61,7 +78,48 @@ using poll_atom = caf::atom_constant<caf::atom("poll")>;
 /// The worker's RQ state ("busy", "idle"), pool → heartbeat.
 using state_atom = caf::atom_constant<caf::atom("state")>;
 
+// --- pipeline --------------------------------------------------------------------------------
+/// A whole (small) blob, to blob_fetcher: container, name → bytes.
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+/// Open a blob for streaming, to blob_fetcher: container, name → size.
+using open_atom = caf::atom_constant<caf::atom("open")>;
+/// The next chunk of the open blob (empty at its end).
+using next_atom = caf::atom_constant<caf::atom("next")>;
+/// The run's material (data key, script), to decryptor: need_script → `run_material`.
+using material_atom = caf::atom_constant<caf::atom("material")>;
+/// Job specs to enqueue, job_parser → rq_enqueuer → jobs added.
+using jobs_atom = caf::atom_constant<caf::atom("jobs")>;
+/// A result to seal, pool → result_encryptor.
+using seal_atom = caf::atom_constant<caf::atom("seal")>;
+/// A sealed result to write, result_encryptor → result_writer.
+using result_atom = caf::atom_constant<caf::atom("result")>;
+/// Results written (or handed on as failures), result_writer → pool (a `size_t`).
+using written_atom = caf::atom_constant<caf::atom("written")>;
+/// A workload event (JSON text) for the workload queue, to status_writer.
+using event_atom = caf::atom_constant<caf::atom("event")>;
+
+/// The key and script of a run, held in memory only.
+struct run_material {
+  crypto::shared_secret key;
+  std::shared_ptr<const memory_script> script;  ///< null when not asked for
+  std::string key_check;
+};
+
+/// A record job's result on its way to storage.
+struct pending_result {
+  transport::job_outcome outcome;  ///< ok; result_ref is filled in once written
+  std::string run_id, dataset_id;
+  uint64_t index = 0;
+  std::string plaintext;  ///< cleared once sealed
+  std::string sealed;
+  crypto::shared_secret key;
+};
+
 }  // namespace pqrt
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::transport::rq_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::run_material)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::pending_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<pqrt::transport::job_spec>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<pqrt::transport::job_outcome>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::transport::job_outcome)

@@ -1,22 +1,38 @@
 #include "actors/status_writer.hpp"
 
+#include <deque>
+
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "transport/rq_time.hpp"
 
 namespace pqrt {
 
 namespace {
 
 constexpr auto retry_delay = std::chrono::milliseconds{500};
+/// Room left in a queue message for the envelope around its records.
+constexpr size_t message_budget = transport::queue_store::max_message_bytes - 1024;
+constexpr size_t max_pending_messages = 10000;
+constexpr size_t max_error_in_message = 1000;
+
+struct queue_message_out {
+  std::string queue;
+  std::string text;
+};
 
 struct status_writer_state {
   std::unique_ptr<transport::rq_store> store;
   worker_settings settings;
   std::vector<transport::job_outcome> pending;
+  std::vector<std::string> events;
+  std::deque<queue_message_out> messages;  // to post
+  std::unique_ptr<transport::queue_store> queues;
+  bool queues_ready = false;
   std::vector<caf::response_promise> waiting;  // sync requests
   bool flush_scheduled = false;
   static inline const char* name = "status_writer";
@@ -24,16 +40,105 @@ struct status_writer_state {
 
 using status_writer_actor = caf::stateful_actor<status_writer_state>;
 
+/// Packs JSON items into messages `{"type":TYPE,"KEY":[items]}` under the size limit.
+void pack(status_writer_actor* self, const std::string& queue, const std::string& type,
+          const std::string& key, std::vector<std::string> items) {
+  auto& st = self->state;
+  std::string body;
+  auto emit = [&] {
+    if (body.empty()) return;
+    st.messages.push_back({queue, "{\"type\":\"" + type + "\",\"" + key + "\":[" + body + "]}"});
+    body.clear();
+  };
+  for (auto& item : items) {
+    if (item.size() > message_budget) continue;  // cannot happen with the sizes written here
+    if (body.size() + item.size() + 1 > message_budget) emit();
+    if (!body.empty()) body += ',';
+    body += item;
+  }
+  emit();
+  while (st.messages.size() > max_pending_messages) {
+    st.messages.pop_front();
+    log::warn("status_writer", "status queue unreachable for long: dropped the oldest message");
+  }
+}
+
+void queue_status_records(status_writer_actor* self,
+                          const std::vector<transport::job_outcome>& outcomes,
+                          const std::vector<std::string>& states) {
+  const auto& ps = self->state.settings.pipeline;
+  if (!ps || ps->status_queue.empty()) return;
+  auto at = transport::rq_now();
+  std::vector<std::string> items;
+  for (size_t i = 0; i < outcomes.size() && i < states.size(); ++i) {
+    const auto& o = outcomes[i];
+    if (states[i] == "gone") continue;
+    std::string item = "{\"job_id\":" + log::json_string(o.id) +
+                       ",\"state\":" + log::json_string(states[i]) +
+                       ",\"worker\":" + log::json_string(self->state.settings.identity.name) +
+                       ",\"at\":\"" + at + "\"";
+    if (!o.ok)
+      item += ",\"error\":" + log::json_string(o.error_text.substr(0, max_error_in_message));
+    if (!o.result_ref.empty()) item += ",\"result\":" + log::json_string(o.result_ref);
+    item += "}";
+    items.push_back(std::move(item));
+  }
+  pack(self, ps->status_queue, "job_status", "records", std::move(items));
+}
+
+/// Posts the queued messages; false when the queue store failed (kept for the next try).
+bool post_messages(status_writer_actor* self) {
+  auto& st = self->state;
+  const auto& ps = st.settings.pipeline;
+  if (!st.events.empty() && ps && !ps->workload_queue.empty()) {
+    pack(self, ps->workload_queue, "workload", "events", std::move(st.events));
+  }
+  st.events.clear();
+  if (st.messages.empty()) return true;
+  if (!st.queues) {
+    auto q = ps->make_queues();
+    if (!q) {
+      log::warn("status_writer", "no queue store", {{"error", render(q.error())}});
+      return false;
+    }
+    st.queues = std::move(*q);
+  }
+  if (!st.queues_ready) {
+    for (const auto& name : {ps->status_queue, ps->workload_queue})
+      if (!name.empty())
+        if (auto err = st.queues->create_queue(name)) {
+          log::warn("status_writer", "creating a queue failed, will retry",
+                    {{"queue", name}, {"error", render(err)}});
+          return false;
+        }
+    st.queues_ready = true;
+  }
+  while (!st.messages.empty()) {
+    const auto& m = st.messages.front();
+    if (auto err = st.queues->put(m.queue, m.text)) {
+      log::warn("status_writer", "posting a status message failed, will retry",
+                {{"queue", m.queue}, {"error", render(err)}});
+      return false;
+    }
+    st.messages.pop_front();
+  }
+  return true;
+}
+
 /// Writes what is pending; false when Redis did not take it (kept for the next try).
 bool write_pending(status_writer_actor* self) {
   auto& st = self->state;
-  if (st.pending.empty()) return true;
-  if (auto err = st.store->record(st.settings.identity, st.pending)) {
-    log::warn("status_writer", "writing job outcomes failed, will retry",
-              {{"jobs", std::to_string(st.pending.size())}, {"error", render(err)}});
-    return false;
+  if (!st.pending.empty()) {
+    std::vector<std::string> states;
+    if (auto err = st.store->record(st.settings.identity, st.pending, &states)) {
+      log::warn("status_writer", "writing job outcomes failed, will retry",
+                {{"jobs", std::to_string(st.pending.size())}, {"error", render(err)}});
+      return false;
+    }
+    queue_status_records(self, st.pending, states);
+    st.pending.clear();
   }
-  st.pending.clear();
+  post_messages(self);  // informative: never holds up the Redis bookkeeping
   return true;
 }
 
@@ -48,6 +153,10 @@ void flush(status_writer_actor* self) {
   for (auto& rp : st.waiting)
     rp.deliver(caf::ok_atom::value);
   st.waiting.clear();
+  if (!st.messages.empty() && !st.flush_scheduled) {  // the queue store failed: try again later
+    st.flush_scheduled = true;
+    self->delayed_send(self, retry_delay * 4, flush_atom::value);
+  }
 }
 
 void schedule_flush(status_writer_actor* self) {
@@ -71,6 +180,16 @@ caf::behavior status_writer(status_writer_actor* self, worker_settings settings)
   return {
       [=](record_atom, transport::job_outcome& outcome) {
         self->state.pending.push_back(std::move(outcome));
+        schedule_flush(self);
+      },
+      [=](record_atom, std::vector<transport::job_outcome>& outcomes) {
+        auto& pending = self->state.pending;
+        for (auto& o : outcomes)
+          pending.push_back(std::move(o));
+        schedule_flush(self);
+      },
+      [=](event_atom, std::string& json) {
+        self->state.events.push_back(std::move(json));
         schedule_flush(self);
       },
       [=](flush_atom) { flush(self); },

@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 
+#include "actors/pipeline_settings.hpp"
 #include "transport/redis_url.hpp"
 #include "transport/rq_job_data.hpp"
 #include "transport/rq_store.hpp"
@@ -21,6 +23,9 @@ struct worker_settings {
   bool burst = false;
   /// How long a Redis outage may last before calls fail (they are retried after that).
   std::chrono::milliseconds redis_give_up{30000};
+  /// The processing pipeline (storage, keys, scripts) for pqrt's record jobs; null for a worker
+  /// that runs only the built-in functions.
+  std::shared_ptr<const pipeline_settings> pipeline;
 };
 
 }  // namespace pqrt

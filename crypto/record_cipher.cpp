@@ -169,6 +169,15 @@ caf::expected<std::string> record_cipher::open(std::string_view dataset_id, uint
                                              ": records swapped or reordered");
 }
 
+caf::expected<uint64_t> sealed_index(std::string_view line) {
+  // Only the first 36 base64 characters (27 bytes) are needed: they hold the 25-byte header.
+  std::vector<uint8_t> head;
+  if (line.size() < 36 || !detail::base64_decode_into(line.substr(0, 36), head) ||
+      head.size() < index_offset + 8 || head[0] != record_version)
+    return make_error(errc::bad_format, "not a sealed record");
+  return detail::load_be64(head.data() + index_offset);
+}
+
 std::string records_header(std::string_view dataset_id, std::string_view key_check) {
   std::string line{header_prefix};
   line.append(dataset_id).append(header_key).append(key_check);

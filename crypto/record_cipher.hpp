@@ -62,6 +62,10 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// The record index a sealed line claims (from its header, without the key). Only `open`
+/// authenticates it: use this to find a line, never to trust one.
+caf::expected<uint64_t> sealed_index(std::string_view line);
+
 /// The header line of an encrypted records file: `#pqrt-records v1 dataset=<id> key=<check>`.
 std::string records_header(std::string_view dataset_id, std::string_view key_check);
 

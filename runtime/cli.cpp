@@ -26,7 +26,6 @@ constexpr int exact_style =
     po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
 
 /// Configuration errors exit with 3, so scripts can tell them from run-time failures.
-constexpr int exit_config = 3;
 
 using tool_fn = int (*)(const std::vector<std::string>&);
 
@@ -45,6 +44,10 @@ const std::map<std::string, tool_entry>& tools() {
       {"enqueue", {run_enqueue, "put a job on an RQ queue (each argument a JSON value)"}},
       {"info", {run_info, "queues, registries and workers, like rq info"}},
       {"job", {run_job, "one job's status and result"}},
+      {"upload", {run_upload, "upload files to a blob container (local or Azure storage)"}},
+      {"download", {run_download, "download a blob to a file"}},
+      {"results", {run_results, "download and decrypt a run's results, in record order"}},
+      {"status", {run_status, "a run's progress and state, from Redis"}},
   };
   return table;
 }
@@ -222,6 +225,30 @@ bool parse_tool_args(const std::string& command, const std::vector<std::string>&
     exit_code = usage_error(command, e.what());
     return false;
   }
+  return true;
+}
+
+bool parse_tool_config(const std::string& command, const std::vector<std::string>& args,
+                       const po::options_description& opts,
+                       const po::positional_options_description& positional, po::variables_map& vm,
+                       config::settings& cfg, int& exit_code) {
+  po::options_description all{opts};
+  all.add_options()                                                                             //
+      ("config", po::value<std::string>(), "configuration file (JSON)")                         //
+      ("custom-data", po::value<std::string>(), "Azure custom data file (base64 of the JSON)")  //
+      ("redis", po::value<std::string>(), "Redis URL (the same as --redis-url)");
+  po::options_description fields{"Configuration fields (config/README.md)"};
+  config::add_options(fields);
+  all.add(fields);
+  if (!parse_tool_args(command, args, all, positional, vm, exit_code)) return false;
+  auto loaded = config::load(make_inputs(vm));
+  if (!loaded) {
+    log::error("config", render(loaded.error()));
+    exit_code = exit_config;
+    return false;
+  }
+  configure_logging(*loaded);
+  cfg = std::move(*loaded);
   return true;
 }
 

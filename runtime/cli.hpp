@@ -11,6 +11,8 @@
 #include <boost/program_options/positional_options.hpp>
 #include <boost/program_options/variables_map.hpp>
 
+#include "config/config.hpp"
+
 namespace pqrt {
 
 /// Runs pqrt with the process's arguments; returns the exit code.
@@ -26,6 +28,14 @@ bool parse_tool_args(const std::string& command, const std::vector<std::string>&
                      const boost::program_options::positional_options_description& positional,
                      boost::program_options::variables_map& vm, int& exit_code);
 
+/// As `parse_tool_args`, for tools that also read the configuration (--config, --custom-data,
+/// PQRT_* variables and every field as a flag): loads it into `cfg` and sets up logging from it.
+bool parse_tool_config(const std::string& command, const std::vector<std::string>& args,
+                       const boost::program_options::options_description& opts,
+                       const boost::program_options::positional_options_description& positional,
+                       boost::program_options::variables_map& vm, config::settings& cfg,
+                       int& exit_code);
+
 /// The tools (runtime/tools/*.cpp). `args` excludes the subcommand itself.
 int run_keygen(const std::vector<std::string>& args);
 int run_gen_data(const std::vector<std::string>& args);
@@ -34,5 +44,9 @@ int run_decrypt(const std::vector<std::string>& args);
 int run_enqueue(const std::vector<std::string>& args);
 int run_info(const std::vector<std::string>& args);
 int run_job(const std::vector<std::string>& args);
+int run_upload(const std::vector<std::string>& args);
+int run_download(const std::vector<std::string>& args);
+int run_results(const std::vector<std::string>& args);
+int run_status(const std::vector<std::string>& args);
 
 }  // namespace pqrt

@@ -213,4 +213,10 @@ void write(level lvl, std::string_view component, std::string_view message,
   std::fflush(stderr);
 }
 
+std::string json_string(std::string_view text) {
+  std::string out;
+  append_json_string(out, text);
+  return out;
+}
+
 }  // namespace pqrt::log

@@ -59,4 +59,7 @@ inline void error(std::string_view c, std::string_view m, std::initializer_list<
   write(level::error, c, m, f);
 }
 
+/// `text` as a JSON string literal (quoted, escaped), for JSON that pqrt writes elsewhere.
+std::string json_string(std::string_view text);
+
 }  // namespace pqrt::log

@@ -1,5 +1,7 @@
 #include "runtime/shutdown.hpp"
 
+#include "actors/registry.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -71,7 +73,9 @@ void signal_watcher::run() {
 
 int run_tree(caf::actor_system& sys, const std::string& role, std::vector<child_spec> children,
              restart_budget budget, caf::timespan grace) {
-  auto root = spawn_supervisor(sys, role, std::move(children), budget);
+  // Registered as "root": an actor that ends the role's work (a finished run) shuts it down.
+  auto root =
+      register_spawned(sys, "root", spawn_supervisor(sys, role, std::move(children), budget));
   caf::error reason;
   int signals = 0;
   int last_signal = 0;

@@ -49,6 +49,7 @@ private:
 constexpr int exit_ok = 0;       ///< the role finished, or shut down cleanly
 constexpr int exit_failure = 1;  ///< the root supervisor failed, or a tool failed
 constexpr int exit_usage = 2;    ///< unknown flag, role or subcommand; bad arguments
+constexpr int exit_config = 3;   ///< the configuration is invalid (the field is named)
 
 /// Runs a role's tree under a root supervisor until it ends; turns signals into shutdown.
 /// Returns exit_ok after a clean end, 128 + signal after a hard stop, exit_failure otherwise.

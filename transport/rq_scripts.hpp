@@ -21,7 +21,8 @@ struct script {
 
 /// KEYS: none. ARGV: now_ts, then per job 3 values: id, queue, and the job's HSET mapping as
 /// field/value pairs encoded as count + pairs. Skips ids whose job hash exists (deterministic ids
-/// never duplicate a job). Returns the number of jobs enqueued.
+/// never duplicate a job), and a run's jobs whose bit is set in its finished or failed bitmap.
+/// Creates the status record of a run's job. Returns the number of jobs enqueued.
 const script& enqueue();
 /// KEYS: processing list, then queue keys in priority order. ARGV: worker name, now_ts, now_int,
 /// wip_ttl, max jobs, token (stored on every job it starts). Returns `SUSPENDED` (status) or an
@@ -35,16 +36,18 @@ const script& claim();
 /// nobody claimed, as {id, fields} pairs.
 const script& reclaim();
 /// KEYS: processing list. ARGV: worker name, now_ts, now_int, default result_ttl, working secs,
-/// has_return_value (0/1), return value (base64), id. Returns 1 (recorded) or 0 (no longer ours).
+/// has_return_value (0/1), return value (base64), id, result ref (for a run's status record).
+/// Returns 1 (recorded) or 0 (no longer ours).
 const script& finish();
 /// KEYS: processing list. ARGV: worker name, now_ts, now_int, status (failed|stopped), exc_string
-/// (base64 of zlib), working secs, retry delay secs (-1: never retry), id. Returns `failed`,
+/// (base64 of zlib), working secs, retry delay secs (-1: never retry), id, error text (plain, for
+/// a run's status record). Returns `failed`,
 /// `retried`, `scheduled` or `gone`.
 const script& fail();
 /// KEYS: processing list, alive key. ARGV: worker name, now_ts, now_int, max attempts, exc_string
-/// for jobs that exhausted their attempts, count_attempt (0/1). Puts a dead (or stopping) worker's
-/// reserved jobs back at the front of their queues. Returns -1 when the worker is alive, else the
-/// number of jobs returned.
+/// for jobs that exhausted their attempts, count_attempt (0/1), that text plain. Puts a dead (or
+/// stopping) worker's reserved jobs back at the front of their queues. Returns -1 when the worker
+/// is alive, else the number of jobs returned.
 const script& recover();
 /// KEYS: processing list, alive key, worker key. ARGV: now_ts, now_int, wip_ttl, alive_ms,
 /// worker_ttl. Refreshes liveness, the worker hash TTL and the wip scores of every reserved job.

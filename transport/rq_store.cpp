@@ -175,7 +175,8 @@ caf::expected<std::vector<rq_job>> rq_store::reclaim(const worker_identity& w) {
   return parse_reserved(replies->front());
 }
 
-caf::error rq_store::record(const worker_identity& w, const std::vector<job_outcome>& outcomes) {
+caf::error rq_store::record(const worker_identity& w, const std::vector<job_outcome>& outcomes,
+                            std::vector<std::string>* states) {
   auto now = std::chrono::system_clock::now();
   auto ts = rq_timestamp(now);
   auto now_int = std::to_string(unix_seconds(now));
@@ -200,6 +201,16 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
   if (!replies) return replies.error();
   for (const auto& r : *replies)
     if (r.is_error()) return reply_error("record outcome", r);
+  if (states) {
+    states->clear();
+    for (size_t i = 0; i < replies->size(); ++i) {
+      const auto& r = (*replies)[i];
+      if (outcomes[i].ok)
+        states->push_back(r.integer == 1 ? "finished" : "gone");
+      else
+        states->push_back(r.str == "failed" && outcomes[i].stopped ? "stopped" : r.str);
+    }
+  }
   return caf::none;
 }
 

@@ -94,7 +94,10 @@ public:
   caf::expected<std::vector<rq_job>> reclaim(const worker_identity& w);
   /// Records outcomes as RQ does (finish: results stream, finished registry, TTLs; fail: failed
   /// registry, or a retry via retries_left and the scheduled registry), one round trip.
-  caf::error record(const worker_identity& w, const std::vector<job_outcome>& outcomes);
+  /// `states` (optional) receives what became of each: finished, failed, stopped, retried,
+  /// scheduled, or gone (no longer this worker's).
+  caf::error record(const worker_identity& w, const std::vector<job_outcome>& outcomes,
+                    std::vector<std::string>* states = nullptr);
 
   /// Registers the worker as RQ does (worker hash, rq:workers, rq:workers:<q>) and as a pqrt
   /// worker (liveness). Fails if a live worker of that name exists.

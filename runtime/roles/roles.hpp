@@ -9,6 +9,7 @@
 #include <caf/timespan.hpp>
 
 #include "config/config.hpp"
+#include "runtime/supervisor.hpp"
 #include "transport/redis_url.hpp"
 
 namespace pqrt {
@@ -28,6 +29,10 @@ int run_role(const std::string& role, const config::settings& cfg, const role_op
 
 /// The worker role (runtime/roles/worker.cpp).
 int run_worker(const config::settings& cfg, const role_options& opt, caf::timespan grace);
+/// The scheduler role (runtime/roles/scheduler.cpp).
+int run_scheduler(const config::settings& cfg, const role_options& opt, caf::timespan grace);
+/// The local all-in-one role (runtime/roles/local.cpp).
+int run_local(const config::settings& cfg, const role_options& opt, caf::timespan grace);
 
 /// The Redis URL the configuration names: `redis_url`, or redis_host/redis_port/redis_db with
 /// redis_tls, redis_ca_file, redis_username and redis_password (which also fill in a URL that

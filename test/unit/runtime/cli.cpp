@@ -38,7 +38,15 @@ TEST_CASE("usage errors exit 2") {
 }
 
 TEST_CASE("a role that is not built fails instead of pretending") {
-  CHECK(run({"--role=scheduler"}) == pqrt::exit_failure);
+  CHECK(run({"--role=metrics"}) == pqrt::exit_failure);
+}
+
+TEST_CASE("a scheduler whose storage or key source cannot be used fails with exit 3") {
+  CHECK(run({"--role=scheduler", "--storage=local", "--key-source=local"}) ==
+        pqrt::exit_config);  // no rsa_private_key_file
+  CHECK(run({"--role=scheduler", "--storage=local", "--key-source=local",
+             "--rsa-private-key-file=/nonexistent/key.pem"}) != pqrt::exit_ok);
+  CHECK(run({"--role=scheduler", "--run-id=bad id"}) == pqrt::exit_config);
 }
 
 TEST_CASE("a bad configuration value fails start-up with exit 3") {

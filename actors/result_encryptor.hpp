@@ -1,0 +1,17 @@
+#pragma once
+
+/// result_encryptor: seals each finished record job's result with the run's data key, bound to
+/// the run and the record's index (a result never opens as a record, as another run's result or
+/// at another index), clears the plaintext, and hands the sealed result to result_writer.
+///
+/// In: `seal_atom, pending_result`; `quiet_atom`. A result that cannot be sealed fails its job
+/// (to status_writer) and counts as written for the pool.
+
+#include <caf/fwd.hpp>
+
+namespace pqrt {
+
+/// Spawns a result_encryptor registered as "encryptor".
+caf::actor spawn_result_encryptor(caf::actor_system& sys);
+
+}  // namespace pqrt

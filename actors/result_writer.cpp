@@ -1,0 +1,154 @@
+#include "actors/result_writer.hpp"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/protocol.hpp"
+#include "actors/registry.hpp"
+#include "runtime/error.hpp"
+#include "runtime/log.hpp"
+
+namespace pqrt {
+
+namespace {
+
+constexpr size_t batch_bytes = 1 << 20;
+constexpr size_t batch_results = 4096;
+constexpr auto batch_delay = std::chrono::milliseconds{100};
+
+struct batch {
+  std::vector<pending_result> results;
+  size_t bytes = 0;
+};
+
+struct result_writer_state {
+  worker_settings ws;
+  std::shared_ptr<const pipeline_settings> settings;
+  std::unique_ptr<transport::blob_store> store;
+  bool container_ready = false;
+  std::string instance;  // tells this actor's blobs from a restarted one's
+  uint64_t seq = 0;
+  std::map<std::string, batch> batches;  // by run
+  bool flush_scheduled = false;
+  static inline const char* name = "result_writer";
+};
+
+using result_writer_actor = caf::stateful_actor<result_writer_state>;
+
+std::string random_hex() {
+  std::random_device rd;
+  char buf[9];
+  std::snprintf(buf, sizeof(buf), "%08x", rd());
+  return buf;
+}
+
+caf::error write_batch(result_writer_actor* self, const std::string& run, batch& b) {
+  auto& st = self->state;
+  if (!st.store) {
+    auto store = st.settings->make_blobs();
+    if (!store) return store.error();
+    st.store = std::move(*store);
+  }
+  const auto& container = st.settings->results_container;
+  if (!st.container_ready) {
+    if (auto err = st.store->create_container(container)) return err;
+    st.container_ready = true;
+  }
+  std::sort(b.results.begin(), b.results.end(),
+            [](const pending_result& x, const pending_result& y) { return x.index < y.index; });
+  std::string body;
+  body.reserve(b.bytes + b.results.size());
+  for (const auto& r : b.results) {
+    body += r.sealed;
+    body += '\n';
+  }
+  char seq[16];
+  std::snprintf(seq, sizeof(seq), "%06llu", static_cast<unsigned long long>(st.seq));
+  auto name = run + "/results/" + st.ws.identity.name + "-" + st.instance + "-" + seq;
+  if (auto err = st.store->put(container, name, body)) return err;
+  ++st.seq;
+  std::vector<transport::job_outcome> outcomes;
+  outcomes.reserve(b.results.size());
+  for (auto& r : b.results) {
+    r.outcome.result_ref = name;
+    outcomes.push_back(std::move(r.outcome));
+  }
+  auto n = outcomes.size();
+  if (auto writer = find_actor(self->system(), "writer"))
+    self->send(writer, record_atom::value, std::move(outcomes));
+  if (auto pool = find_actor(self->system(), "pool")) self->send(pool, written_atom::value, n);
+  b = batch{};
+  return caf::none;
+}
+
+/// Writes every batch; false when one failed (kept for the next try).
+bool write_all(result_writer_actor* self) {
+  bool ok = true;
+  for (auto& [run, b] : self->state.batches) {
+    if (b.results.empty()) continue;
+    if (auto err = write_batch(self, run, b)) {
+      log::warn(
+          "result_writer", "writing results failed, will retry",
+          {{"run", run}, {"results", std::to_string(b.results.size())}, {"error", render(err)}});
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+caf::behavior result_writer(result_writer_actor* self, worker_settings ws,
+                            std::shared_ptr<const pipeline_settings> ps) {
+  auto& st = self->state;
+  st.ws = std::move(ws);
+  st.settings = std::move(ps);
+  st.instance = random_hex();
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    auto delay = std::chrono::milliseconds{200};
+    for (int attempt = 0; attempt < 10 && !write_all(self); ++attempt) {
+      std::this_thread::sleep_for(delay);
+      delay = std::min(delay * 2, std::chrono::milliseconds{2000});
+    }
+    self->quit(em.reason);
+  });
+  return {
+      [=](result_atom, pending_result& r) {
+        auto& st = self->state;
+        auto& b = st.batches[r.run_id];
+        b.bytes += r.sealed.size() + 1;
+        b.results.push_back(std::move(r));
+        if (b.bytes >= batch_bytes || b.results.size() >= batch_results) {
+          write_all(self);
+        } else if (!st.flush_scheduled) {
+          st.flush_scheduled = true;
+          self->delayed_send(self, batch_delay, flush_atom::value);
+        }
+      },
+      [=](flush_atom) {
+        auto& st = self->state;
+        st.flush_scheduled = false;
+        if (!write_all(self)) {
+          st.flush_scheduled = true;
+          self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
+        }
+      },
+      [=](sync_atom) -> caf::ok_atom {
+        write_all(self);
+        return caf::ok_atom::value;
+      },
+      [=](quiet_atom) {},
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_result_writer(caf::actor_system& sys, const worker_settings& ws,
+                               std::shared_ptr<const pipeline_settings> ps) {
+  return register_spawned(sys, "reswriter",
+                          sys.spawn<caf::detached>(result_writer, ws, std::move(ps)));
+}
+
+}  // namespace pqrt

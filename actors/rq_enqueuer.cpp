@@ -1,0 +1,86 @@
+#include "actors/rq_enqueuer.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/protocol.hpp"
+#include "actors/registry.hpp"
+#include "runtime/error.hpp"
+#include "runtime/log.hpp"
+#include "transport/rq_time.hpp"
+
+namespace pqrt {
+
+namespace {
+
+struct rq_enqueuer_state {
+  std::shared_ptr<const pipeline_settings> settings;
+  std::unique_ptr<transport::rq_store> store;
+  static inline const char* name = "rq_enqueuer";
+};
+
+using rq_enqueuer_actor = caf::stateful_actor<rq_enqueuer_state>;
+
+caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
+                          std::shared_ptr<const pipeline_settings> ps) {
+  auto& st = self->state;
+  st.settings = std::move(ps);
+  st.store = std::make_unique<transport::rq_store>(
+      ws.redis, ws.serializer, transport::redis_client_options{ws.redis_give_up});
+  return {
+      [=](hello_atom, const std::string& dataset,
+          const std::string& key_check) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        const auto& ps = *st.settings;
+        auto info = st.store->run_info(ps.run_id);
+        if (!info) return info.error();
+        std::vector<std::pair<std::string, std::string>> fields{
+            {"dataset", dataset},     {"queue", ps.queue},    {"processor", ps.processor},
+            {"key_check", key_check}, {"data", ps.data_blob}, {"results", ps.results_container}};
+        if (info->count("created_at") == 0) {
+          fields.emplace_back("created_at", transport::rq_now());
+          fields.emplace_back("state", "enqueuing");
+        } else if (info->at("dataset") != dataset) {
+          return make_error(errc::invalid_argument, "run " + ps.run_id + " exists for data set '" +
+                                                        info->at("dataset") + "', not '" + dataset +
+                                                        "': choose another run id");
+        }
+        if (auto err = st.store->set_run_info(ps.run_id, fields)) return err;
+        return caf::ok_atom::value;
+      },
+      [=](jobs_atom, std::vector<transport::job_spec>& jobs) -> caf::result<size_t> {
+        auto added = self->state.store->enqueue(std::move(jobs));
+        if (!added) return added.error();
+        return *added;
+      },
+      [=](done_atom, uint64_t total, uint64_t added) -> caf::result<caf::ok_atom> {
+        auto& st = self->state;
+        auto info = st.store->run_info(st.settings->run_id);
+        if (!info) return info.error();
+        std::vector<std::pair<std::string, std::string>> fields{{"total", std::to_string(total)}};
+        if (info->count("enqueued_at") == 0)
+          fields.emplace_back("enqueued_at", transport::rq_now());
+        if (info->count("state") == 0 || info->at("state") == "enqueuing")
+          fields.emplace_back("state", "running");
+        if (auto err = st.store->set_run_info(st.settings->run_id, fields)) return err;
+        if (auto writer = find_actor(self->system(), "writer")) {
+          auto json = std::string{"{\"event\":\"jobs_queued\",\"run\":\""} + st.settings->run_id +
+                      "\",\"total\":" + std::to_string(total) +
+                      ",\"new\":" + std::to_string(added) + ",\"at\":\"" + transport::rq_now() +
+                      "\"}";
+          self->send(writer, event_atom::value, std::move(json));
+        }
+        return caf::ok_atom::value;
+      },
+      [=](quiet_atom) {},
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_rq_enqueuer(caf::actor_system& sys, const worker_settings& ws,
+                             std::shared_ptr<const pipeline_settings> ps) {
+  return register_spawned(sys, "enqueuer",
+                          sys.spawn<caf::detached>(rq_enqueuer, ws, std::move(ps)));
+}
+
+}  // namespace pqrt

@@ -1,0 +1,217 @@
+// Stores, key sources and settings made from the configuration, shared by the pipeline roles.
+#include "runtime/roles/pipeline.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/blob_fetcher.hpp"
+#include "actors/command_listener.hpp"
+#include "actors/decryptor.hpp"
+#include "actors/executor_pool.hpp"
+#include "actors/heartbeat.hpp"
+#include "actors/result_encryptor.hpp"
+#include "actors/result_writer.hpp"
+#include "actors/rq_fetcher.hpp"
+#include "actors/status_writer.hpp"
+#include "runtime/error.hpp"
+#include "runtime/log.hpp"
+#include "runtime/record_job.hpp"
+#include "transport/local_storage.hpp"
+
+namespace pqrt {
+
+namespace {
+
+std::string hex32() {
+  std::random_device rd;
+  char buf[9];
+  std::snprintf(buf, sizeof(buf), "%08x", rd());
+  return buf;
+}
+
+std::string host_name() {
+  char host[256] = "host";
+  ::gethostname(host, sizeof(host) - 1);
+  std::string name = host;
+  for (auto& c : name)
+    if (c == ' ') c = '_';
+  return name;
+}
+
+std::vector<std::string> split_queues(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+caf::error azure_missing(const std::string& what) {
+  return make_error(errc::not_available,
+                    what +
+                        ": Azure is not part of this build; use local (--storage local, "
+                        "--key-source local)");
+}
+
+}  // namespace
+
+caf::expected<std::unique_ptr<transport::blob_store>> make_blob_store(const config::settings& cfg) {
+  if (cfg.storage == "local") return transport::make_local_blob_store(cfg.local_storage_dir);
+  return azure_missing("storage azure");
+}
+
+caf::expected<std::unique_ptr<transport::queue_store>> make_queue_store(
+    const config::settings& cfg) {
+  if (cfg.storage == "local") return transport::make_local_queue_store(cfg.local_storage_dir);
+  return azure_missing("storage azure");
+}
+
+caf::expected<std::unique_ptr<crypto::key_source>> make_key_source(const config::settings& cfg) {
+  if (cfg.key_source == "keyvault") return azure_missing("key_source keyvault");
+  if (cfg.rsa_private_key_file.empty())
+    return make_error(errc::config_invalid,
+                      "rsa_private_key_file: required when key_source is local");
+  auto rsa = crypto::rsa_key::load_pem_file(cfg.rsa_private_key_file);
+  if (!rsa) return rsa.error();
+  if (!rsa->has_private())
+    return make_error(errc::key_error, cfg.rsa_private_key_file + " holds no private key");
+  return crypto::make_local_key_source(std::move(*rsa), cfg.rsa_private_key_file);
+}
+
+caf::error check_run_id(const std::string& id) {
+  auto ok =
+      !id.empty() && id.size() <= 64 &&
+      id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+          std::string::npos;
+  if (ok) return caf::none;
+  return make_error(errc::config_invalid,
+                    "run_id: '" + id + "' must be 1 to 64 letters, digits, '.', '_' or '-'");
+}
+
+std::string make_run_id() {
+  auto now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+  return std::string{"run-"} + stamp + "-" + hex32().substr(0, 6);
+}
+
+caf::expected<std::shared_ptr<pipeline_settings>> make_pipeline(const config::settings& cfg,
+                                                                const std::string& run_id,
+                                                                bool local_storage) {
+  if (auto err = check_processor(cfg.processor))
+    return make_error(errc::config_invalid, "processor: " + context_of(err));
+  auto store_cfg = cfg;
+  if (local_storage) {
+    store_cfg.storage = "local";
+    // The local role unwraps with a local key unless a Key Vault is configured.
+    if (store_cfg.key_source == "keyvault" && store_cfg.azure_keyvault_url.empty())
+      store_cfg.key_source = "local";
+  }
+  auto ps = std::make_shared<pipeline_settings>();
+  ps->run_id = run_id;
+  ps->queue = cfg.queue_name;
+  ps->processor = cfg.processor;
+  ps->dataset_id = cfg.dataset_id;
+  ps->inputs_container = cfg.storage_container_name;
+  ps->data_blob = cfg.encrypted_data_filename;
+  ps->key_blob = cfg.encrypted_aes_key_filename;
+  ps->script_blob = cfg.encrypted_scheduler_script_filename;
+  ps->results_container = cfg.results_container_name;
+  ps->status_queue = cfg.job_status_queue_name;
+  ps->workload_queue = cfg.workload_tracker_queue_name;
+  ps->status_prefix = cfg.job_status_key_prefix;
+  ps->script_timeout = std::chrono::seconds{cfg.script_timeout_sec};
+  ps->max_attempts = cfg.job_max_attempts;
+  // Fail at start, naming the field, rather than at the first job.
+  if (auto blobs = make_blob_store(store_cfg); !blobs) return blobs.error();
+  if (auto keys = make_key_source(store_cfg); !keys) return keys.error();
+  ps->make_blobs = [store_cfg] { return make_blob_store(store_cfg); };
+  ps->make_queues = [store_cfg] { return make_queue_store(store_cfg); };
+  ps->make_key_source = [store_cfg] { return make_key_source(store_cfg); };
+  return ps;
+}
+
+caf::expected<worker_settings> make_worker_settings(const config::settings& cfg,
+                                                    const role_options& opt) {
+  auto url = redis_url_from(cfg);
+  if (!url) return url.error();
+  worker_settings s;
+  s.redis = std::move(*url);
+  s.serializer =
+      cfg.serializer == "json" ? transport::rq_serializer::json : transport::rq_serializer::pickle;
+  auto host = host_name();
+  s.identity.name = "pqrt." + host + "." + std::to_string(::getpid()) + "." + hex32();
+  s.identity.queues = split_queues(opt.queues.empty() ? cfg.queue_name : opt.queues);
+  if (s.identity.queues.empty())
+    return make_error(errc::invalid_argument, "--queues: no queue named");
+  s.identity.hostname = host;
+  s.identity.pid = ::getpid();
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  s.concurrency = cfg.concurrency > 0 ? static_cast<size_t>(cfg.concurrency) : cores;
+  s.burst = opt.burst;
+  s.redis_give_up = std::chrono::seconds{cfg.redis_give_up_sec};
+  return s;
+}
+
+bool register_worker_now(const worker_settings& s) {
+  transport::redis_client_options probe_options;
+  probe_options.give_up_after = s.redis_give_up;
+  transport::rq_store probe{s.redis, s.serializer, probe_options};
+  if (auto err = probe.connect()) {
+    log::error("worker", "cannot reach Redis",
+               {{"redis", s.redis.describe()}, {"error", render(err)}});
+    return false;
+  }
+  // Registration first: it returns whatever a former worker of this name left reserved, which
+  // must happen before this worker's fetcher reserves anything of its own.
+  if (auto err = probe.register_worker(s.identity)) {
+    log::error("worker", "cannot register the worker", {{"error", render(err)}});
+    return false;
+  }
+  log::info("worker", "registered",
+            {{"worker", s.identity.name},
+             {"redis", s.redis.describe()},
+             {"concurrency", std::to_string(s.concurrency)}});
+  return true;
+}
+
+std::vector<child_spec> worker_children(const worker_settings& s) {
+  auto policy = s.burst ? restart_policy::transient : restart_policy::permanent;
+  std::vector<child_spec> tree{
+      {"status_writer", policy,
+       [s](caf::actor_system& sys) { return spawn_status_writer(sys, s); }},
+      {"heartbeat", policy, [s](caf::actor_system& sys) { return spawn_heartbeat(sys, s); }},
+      {"command_listener", restart_policy::temporary,
+       [s](caf::actor_system& sys) { return spawn_command_listener(sys, s); }},
+  };
+  if (s.pipeline) {
+    auto ps = s.pipeline;
+    tree.push_back({"blob_fetcher", restart_policy::permanent,
+                    [ps](caf::actor_system& sys) { return spawn_blob_fetcher(sys, ps); }});
+    tree.push_back({"decryptor", restart_policy::permanent,
+                    [ps](caf::actor_system& sys) { return spawn_decryptor(sys, ps); }});
+    tree.push_back({"result_writer", restart_policy::permanent,
+                    [s, ps](caf::actor_system& sys) { return spawn_result_writer(sys, s, ps); }});
+    tree.push_back({"result_encryptor", restart_policy::permanent,
+                    [](caf::actor_system& sys) { return spawn_result_encryptor(sys); }});
+  }
+  tree.push_back({"executor_pool", policy,
+                  [s](caf::actor_system& sys) { return spawn_executor_pool(sys, s); }});
+  tree.push_back(
+      {"rq_fetcher", policy, [s](caf::actor_system& sys) { return spawn_rq_fetcher(sys, s); }});
+  return tree;
+}
+
+}  // namespace pqrt

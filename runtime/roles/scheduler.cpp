@@ -1,0 +1,108 @@
+// The scheduler role: one run, start to end. Reads top to bottom: settings, then the tree in start
+// order (status_writer first, so it stops last; run_monitor last), then the run's outcome, which
+// decides the exit code: 0 when every job finished, 1 naming the failed ones otherwise.
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/blob_fetcher.hpp"
+#include "actors/decryptor.hpp"
+#include "actors/job_parser.hpp"
+#include "actors/rq_enqueuer.hpp"
+#include "actors/run_monitor.hpp"
+#include "actors/status_writer.hpp"
+#include "runtime/error.hpp"
+#include "runtime/log.hpp"
+#include "runtime/roles/pipeline.hpp"
+#include "runtime/shutdown.hpp"
+
+namespace pqrt {
+
+std::vector<child_spec> scheduler_children(const worker_settings& ws,
+                                           std::shared_ptr<const pipeline_settings> ps,
+                                           bool own_io) {
+  std::vector<child_spec> tree;
+  if (own_io) {
+    tree.push_back({"status_writer", restart_policy::permanent,
+                    [ws](caf::actor_system& sys) { return spawn_status_writer(sys, ws); }});
+    tree.push_back({"blob_fetcher", restart_policy::permanent,
+                    [ps](caf::actor_system& sys) { return spawn_blob_fetcher(sys, ps); }});
+    tree.push_back({"decryptor", restart_policy::permanent,
+                    [ps](caf::actor_system& sys) { return spawn_decryptor(sys, ps); }});
+  }
+  tree.push_back({"rq_enqueuer", restart_policy::permanent,
+                  [ws, ps](caf::actor_system& sys) { return spawn_rq_enqueuer(sys, ws, ps); }});
+  tree.push_back({"job_parser", restart_policy::transient,
+                  [ps](caf::actor_system& sys) { return spawn_job_parser(sys, ps); }});
+  tree.push_back({"run_monitor", restart_policy::permanent,
+                  [ws, ps](caf::actor_system& sys) { return spawn_run_monitor(sys, ws, ps); }});
+  return tree;
+}
+
+int run_outcome_exit(const pipeline_settings& ps, int tree_exit) {
+  std::lock_guard<std::mutex> guard{ps.outcome->mutex};
+  const auto& out = *ps.outcome;
+  if (!out.fatal.empty()) {
+    log::error("scheduler", "the run cannot go on", {{"run", ps.run_id}, {"error", out.fatal}});
+    return exit_failure;
+  }
+  if (!out.complete) return tree_exit == exit_ok ? exit_failure : tree_exit;
+  if (out.failed == 0) {
+    log::info(
+        "scheduler", "every job finished",
+        {{"run", ps.run_id}, {"jobs", std::to_string(out.total)}, {"manifest", out.manifest}});
+    return tree_exit;
+  }
+  std::string named;
+  for (size_t i = 0; i < out.failed_jobs.size() && i < 20; ++i)
+    named += (i ? ", " : "") + out.failed_jobs[i];
+  if (out.failed > 20) named += ", and " + std::to_string(out.failed - 20) + " more";
+  log::error("scheduler", "jobs failed",
+             {{"run", ps.run_id},
+              {"failed", std::to_string(out.failed)},
+              {"of", std::to_string(out.total)},
+              {"jobs", named},
+              {"manifest", out.manifest}});
+  return exit_failure;
+}
+
+int run_scheduler(const config::settings& cfg, const role_options& opt, caf::timespan grace) {
+  auto run_id = cfg.run_id.empty() ? make_run_id() : cfg.run_id;
+  if (auto err = check_run_id(run_id)) {
+    log::error("scheduler", render(err));
+    return exit_config;
+  }
+  auto ws = make_worker_settings(cfg, opt);
+  if (!ws) {
+    log::error("scheduler", render(ws.error()));
+    return exit_failure;
+  }
+  ws->identity.name = "pqrt-scheduler." + run_id;
+  auto ps = make_pipeline(cfg, run_id, false);
+  if (!ps) {
+    log::error("scheduler", render(ps.error()));
+    return is(ps.error(), errc::not_available) || is(ps.error(), errc::config_invalid)
+               ? exit_config
+               : exit_failure;
+  }
+  ws->pipeline = *ps;
+  transport::rq_store probe{ws->redis, ws->serializer, {ws->redis_give_up}};
+  if (auto err = probe.connect()) {
+    log::error("scheduler", "cannot reach Redis",
+               {{"redis", ws->redis.describe()}, {"error", render(err)}});
+    return exit_failure;
+  }
+  log::info("scheduler", "starting",
+            {{"run", run_id}, {"redis", ws->redis.describe()}, {"queue", (*ps)->queue}});
+  caf::actor_system_config sys_cfg;
+  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
+  caf::actor_system sys{sys_cfg};
+  restart_budget budget{static_cast<size_t>(cfg.restart_max),
+                        std::chrono::seconds{cfg.restart_window_sec}};
+  auto code = run_tree(sys, "scheduler", scheduler_children(*ws, *ps, true), budget, grace);
+  return run_outcome_exit(**ps, code);
+}
+
+}  // namespace pqrt
