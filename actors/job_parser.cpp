@@ -116,6 +116,11 @@ void finish(job_parser_actor* self) {
   self->request(need(self, "enqueuer"), caf::infinite, done_atom::value, total, st.added)
       .then(
           [=](caf::ok_atom) {
+            {
+              const auto& out = self->state.settings->outcome;
+              std::lock_guard<std::mutex> guard{out->mutex};
+              out->enqueued = true;
+            }
             log::info("job_parser", "every record is enqueued",
                       {{"run", self->state.settings->run_id},
                        {"jobs", std::to_string(total)},

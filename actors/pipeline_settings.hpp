@@ -22,6 +22,7 @@ namespace pqrt {
 /// How a run ended, filled in by the run monitor for the role that waits on it.
 struct run_outcome {
   std::mutex mutex;
+  bool enqueued = false;  ///< this process's job_parser has enqueued every record
   bool complete = false;
   uint64_t total = 0, finished = 0, failed = 0;
   std::vector<std::string> failed_jobs;  ///< ids of the jobs that failed (the first 1000)

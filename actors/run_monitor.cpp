@@ -111,7 +111,14 @@ caf::expected<progress> read_progress(run_monitor_actor* self) {
   progress p;
   auto info = st.store->run_info(ps.run_id);
   if (!info) return info.error();
-  if (info->count("total") && info->count("enqueued_at")) p.total = std::stoll(info->at("total"));
+  bool enqueued = false;
+  {
+    std::lock_guard<std::mutex> guard{ps.outcome->mutex};
+    enqueued = ps.outcome->enqueued;
+  }
+  // The total counts once this scheduler's own pass over the data file is through (a second
+  // scheduler for a run re-checks every record, adding none that exist or ended).
+  if (enqueued && info->count("total")) p.total = std::stoll(info->at("total"));
   auto counts = st.store->count_run(ps.run_id);
   if (!counts) return counts.error();
   p.finished = counts->finished;

@@ -6,11 +6,11 @@
 /// dead workers' jobs to the queue and moves due retries back, so a run finishes even when every
 /// worker that held its jobs died.
 ///
-/// Once the run's total is known (job_parser finished) and every job has ended, it writes the
-/// results manifest `<run>/manifest.jsonl` to the results container (a header line, then one line
-/// per record in index order: its job id, final state, attempts, and the blob holding its result
-/// or the error), records the outcome for the role (`run_outcome`), posts the `run_done` event,
-/// and asks the root supervisor to shut the tree down.
+/// Once the run's total is known (this process's job_parser enqueued every record) and every job
+/// has ended, it writes the results manifest `<run>/manifest.jsonl` to the results container (a
+/// header line, then one line per record in index order: its job id, final state, attempts, and the
+/// blob holding its result or the error), records the outcome for the role (`run_outcome`), posts
+/// the `run_done` event, and asks the root supervisor to shut the tree down.
 ///
 /// In: `tick_atom` (its own timer); `quiet_atom`.
 

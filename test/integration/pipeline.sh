@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# The processing pipeline end to end with real processes: a scheduler and three workers over a
+# 100,000-record data set against a real redis-server and local storage; a worker killed with
+# kill -9 in the middle of a run; SIGTERM to a worker under load; ten tampered records and a
+# script that fails one record; a scheduler started twice for one run; and nothing in clear at
+# rest (the Redis dump and every stored file searched for a marker that is in every record and in
+# the script).
+source "$(dirname "$0")/lib.sh"
+cd "$WORK"
+source "$(dirname "$0")/servers.sh"
+
+export PQRT_LOG_FORMAT=text
+STORE="$WORK/store"
+# One data key for everything here.
+"$PQRT" keygen rsa --out rsa.pem --public-out rsa.pub.pem 2>/dev/null
+"$PQRT" keygen data-key --wrap-with rsa.pub.pem --out aes.encrypted 2>/dev/null
+KEYS=(--key aes.encrypted --unwrap-with rsa.pem)
+
+PORT="$(free_port)"
+check "a redis-server starts" start_redis_plain main "$PORT"
+URL="redis://127.0.0.1:$PORT"
+
+# Configuration shared by every process of a run (flags; a run adds its own).
+common() {
+  echo --redis "$URL" --storage local --local-storage-dir "$STORE" --key-source local \
+    --rsa-private-key-file "$WORK/rsa.pem" --encrypted-aes-key-filename aes.encrypted
+}
+# seal NAME PLAIN: encrypts a records file and uploads it as blob NAME.
+seal() {
+  "$PQRT" encrypt records "${KEYS[@]}" --in "$2" --out "$1" 2>/dev/null &&
+    "$PQRT" upload $(common) "$1" aes.encrypted 2>/dev/null
+}
+# script NAME FILE: encrypts a processing script and uploads it as blob NAME.
+script() {
+  "$PQRT" encrypt file "${KEYS[@]}" --context script --in "$2" --out "$1" 2>/dev/null &&
+    "$PQRT" upload $(common) "$1" 2>/dev/null
+}
+# workers N LOG_PREFIX ARGS...: N workers in the background; their pids in WORKERS.
+workers() {
+  local n="$1" prefix="$2" i
+  shift 2
+  WORKERS=()
+  for i in $(seq "$n"); do
+    "$PQRT" --role=worker $(common) "$@" >"$WORK/$prefix$i.log" 2>&1 &
+    WORKERS+=($!)
+    PIDS+=($!)
+  done
+}
+stop_workers() {
+  local pid
+  for pid in "${WORKERS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${WORKERS[@]}"; do wait "$pid" 2>/dev/null; done
+}
+# results RUN OUT: decrypts a run's results in record order (with indices).
+results() {
+  "$PQRT" results $(common) --run-id "$1" --with-index --out "$2" 2>"$WORK/results.err"
+}
+# expected PLAIN OUT: what sha256 gives per record, with indices.
+expected() {
+  "$PQRT" decrypt records "${KEYS[@]}" --in "$1" --out "$1.plain" 2>/dev/null &&
+    "$PY" -c '
+import hashlib, sys
+with open(sys.argv[1], "rb") as f, open(sys.argv[2], "w") as out:
+    for i, line in enumerate(f):
+        out.write("%d\t%s\n" % (i, hashlib.sha256(line.rstrip(b"\n")).hexdigest()))
+' "$1.plain" "$2"
+}
+# progress RUN: records of the run that ended so far.
+progress() {
+  echo $(($(redis-cli -u "$URL" bitcount "pqrt:run:$1:finished") + $(redis-cli -u "$URL" bitcount "pqrt:run:$1:failed")))
+}
+
+# --- 2: scheduler + 3 workers, 100,000 records --------------------------------------------------
+"$PQRT" gen-data --records 100000 --size-kb 1 --out big.txt 2>/dev/null
+check "the 100,000-record data set is sealed and uploaded" seal big.encrypted big.txt
+expected big.encrypted big.expected
+BIG=(--encrypted-data-filename big.encrypted --processor sha256)
+workers 3 big- "${BIG[@]}" --concurrency 2
+run "$PQRT" --role=scheduler $(common) "${BIG[@]}" --run-id big
+expect "scheduler + 3 workers: the run over 100,000 records ends with exit 0" 0 "every job finished"
+results big big.out
+check "every record's result is present once, in record order, and equals sha256 of the record" \
+  cmp -s big.out big.expected
+check "the manifest accounts for every job once" \
+  test "$(grep -c '"state":"finished"' "$STORE/blobs/results/big/manifest.jsonl")" -eq 100000
+
+# --- 6: the same run id again enqueues nothing ---------------------------------------------------
+jobs_before="$(redis-cli -u "$URL" dbsize)"
+run "$PQRT" --role=scheduler $(common) "${BIG[@]}" --run-id big
+expect "a second scheduler for the same run ends with exit 0" 0 "every job finished"
+check "the second scheduler enqueued nothing" grep -q "jobs=100000 new=0" "$WORK/err"
+check "no job was added to Redis or to the queue" \
+  test "$(redis-cli -u "$URL" dbsize)" = "$jobs_before" -a "$(redis-cli -u "$URL" llen rq:queue:default)" = 0
+stop_workers
+
+# --- 3: kill -9 of a worker in the middle of a run ----------------------------------------------
+workers 3 kill- "${BIG[@]}" --concurrency 2
+"$PQRT" --role=scheduler $(common) "${BIG[@]}" --run-id killed >"$WORK/killed.log" 2>&1 &
+SCHED=$!
+PIDS+=("$SCHED")
+wait_until 300 '[ "$(progress killed)" -ge 20000 ]'
+victim="${WORKERS[0]}"
+kill -KILL "$victim"
+check "a worker was killed with kill -9 mid-run" wait_until 10 '! kill -0 '"$victim"
+wait_pid "$SCHED" 600
+check_log "the run still completes (exit 0)" killed.log test "$rc" -eq 0
+results killed killed.out
+check "every result exactly once, in record order, after the kill" cmp -s killed.out big.expected
+check "the dead worker's jobs were returned by recovery" \
+  grep -qE "worker died; its reserved jobs are back" "$WORK/killed.log" "$WORK"/kill-2.log "$WORK"/kill-3.log
+stop_workers
+
+# --- 4: SIGTERM to a worker under load ------------------------------------------------------------
+"$PY" -c 'print("\n".join("record %d" % i for i in range(300)))' >slow.txt
+seal slow.encrypted slow.txt
+SLOW=(--encrypted-data-filename slow.encrypted --processor sleep:200 --shutdown-grace 20s)
+workers 2 term- "${SLOW[@]}" --concurrency 4
+"$PQRT" --role=scheduler $(common) "${SLOW[@]}" --run-id term >"$WORK/term.log" 2>&1 &
+SCHED=$!
+PIDS+=("$SCHED")
+wait_until 120 '[ "$(progress term)" -ge 40 ]'
+term_worker="${WORKERS[0]}"
+term_name="$(grep -o 'worker=pqrt[^ ]*' "$WORK/term-1.log" | head -n 1 | cut -d= -f2)"
+kill -TERM "$term_worker"
+wait_pid "$term_worker" 60
+check_log "SIGTERM: the worker exits 0 within the grace period" term-1.log test "$rc" -eq 0
+check_log "SIGTERM: the worker deregistered" term-1.log \
+  test "$(redis-cli -u "$URL" sismember rq:workers "rq:worker:$term_name")" = 0
+check "SIGTERM: it holds no job any more" \
+  test "$(redis-cli -u "$URL" llen "pqrt:processing:$term_name")" = 0
+wait_pid "$SCHED" 300
+check_log "SIGTERM: the run completes without losing a job" term.log test "$rc" -eq 0
+results term term.out
+check "SIGTERM: all 300 results are there" test "$(wc -l <term.out)" -eq 300
+stop_workers
+
+# --- 5: ten tampered records and a script that fails one record -------------------------------
+"$PY" -c 'print("\n".join(("FAILME %d" if i == 150 else "record %d") % i for i in range(200)))' >bad.txt
+"$PQRT" encrypt records "${KEYS[@]}" --in bad.txt --out bad.encrypted 2>/dev/null
+# Change one character inside records 10..19 (lines 12..21: the header is line 1).
+"$PY" -c '
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+for i in range(10, 20):
+    l = lines[i + 1]
+    c = l[40]
+    lines[i + 1] = l[:40] + ("A" if c != "A" else "B") + l[41:]
+open(sys.argv[1], "w").write("\n".join(lines))
+' bad.encrypted
+"$PQRT" upload $(common) bad.encrypted 2>/dev/null
+cat >check.sh <<'SH'
+#!/bin/sh
+input="$(cat)"
+case "$input" in
+  FAILME*) echo "cannot process this record" >&2; exit 3 ;;
+esac
+printf '%s' "$input" | sha256sum | cut -c1-64
+SH
+script check.encrypted check.sh
+BAD=(--encrypted-data-filename bad.encrypted --processor exec
+  --encrypted-scheduler-script-filename check.encrypted --job-max-attempts 2)
+workers 2 bad- "${BAD[@]}" --concurrency 2
+run "$PQRT" --role=scheduler $(common) "${BAD[@]}" --run-id bad
+expect "tampered records and a failing script: the scheduler exits non-zero" 1 "jobs failed"
+named=1
+for i in 10 11 12 13 14 15 16 17 18 19 150; do grep -qE "bad-$i(,|\b)" "$WORK/err" || named=0; done
+check "the scheduler names exactly the 11 failed jobs" \
+  test "$named" = 1 -a "$(grep -o 'failed=[0-9]*' "$WORK/err" | tail -n 1)" = "failed=11"
+check "the 11 jobs are in rq:failed, no other" \
+  test "$(redis-cli -u "$URL" zcard rq:failed:default)" = 11
+check "a tampered record's status record says why" \
+  sh -c "redis-cli -u '$URL' hget task-status-bad-12 error | grep -q 'authentication failed'"
+check "the failing script's status record keeps its stderr and exit code" \
+  sh -c "redis-cli -u '$URL' hget task-status-bad-150 error | grep -q 'code 3: cannot process this record'"
+check "every other job finished" \
+  test "$(grep -c '"state":"finished"' "$STORE/blobs/results/bad/manifest.jsonl")" -eq 189
+stop_workers
+
+# --- 7: nothing in clear at rest -------------------------------------------------------------------
+MARK="PQRT-MARKER-9c1e5b7d"
+"$PY" -c 'import sys; print("\n".join("%s record %d" % (sys.argv[1], i) for i in range(500)))' "$MARK" >marked.txt
+printf '#!/bin/sh\n# %s\ncat\n' "$MARK" >echo.sh
+seal marked.encrypted marked.txt
+script echo.encrypted echo.sh
+MARKED=(--encrypted-data-filename marked.encrypted --processor exec
+  --encrypted-scheduler-script-filename echo.encrypted)
+workers 2 mark- "${MARKED[@]}" --concurrency 2
+run "$PQRT" --role=scheduler $(common) "${MARKED[@]}" --run-id marked
+expect "the marked run completes" 0 "every job finished"
+stop_workers
+results marked marked.out
+check "the marked results decrypt to the records (the script echoes them)" \
+  sh -c "cut -f2- marked.out | cmp -s - marked.txt"
+redis-cli -u "$URL" --rdb "$WORK/dump.rdb" >/dev/null 2>&1
+check "the Redis dump was taken" test -s "$WORK/dump.rdb"
+check "the Redis dump holds no marker" sh -c "! grep -qa '$MARK' '$WORK/dump.rdb'"
+check "no file in local storage holds the marker" sh -c "! grep -rqa '$MARK' '$STORE'"
+
+finish
