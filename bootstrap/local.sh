@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # pqrt's main job on one machine: installs what is missing, builds, then runs an encrypted data
-# set end to end in ./local-run: an RSA key and a wrapped data key, 10,000 sample records,
-# encrypted record by record, a processing script encrypted as a file, and the records decrypted
-# back and checked. (The all-in-one `pqrt --role=local` pipeline takes over here once it is built.)
-#   bootstrap/local.sh [--records N] [--size-kb S]
+# set end to end in ./local-run: an RSA key and a data key wrapped by it, sample records and a
+# processing script, both encrypted into local storage; then `pqrt --role=local` processes every
+# record (a private redis-server, the scheduler and a worker in one process) and a few decrypted
+# results are shown.
+#   bootstrap/local.sh [--records N] [--size-kb S] [--processor exec|sha256|...] [--redis URL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=10000
 size_kb=1
+processor=exec
+redis=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --records) records="$2"; shift ;;
     --size-kb) size_kb="$2"; shift ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --processor) processor="$2"; shift ;;
+    --redis) redis=(--redis "$2"); shift ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown argument '$1'" >&2; echo "Try 'bootstrap/local.sh --help'." >&2; exit 2 ;;
   esac
   shift
@@ -28,6 +33,9 @@ rm -rf "$run_dir"
 mkdir -p "$run_dir"
 cd "$run_dir"
 export PQRT_LOG_FORMAT=text
+# Where everything lives: local storage stands in for the blob containers and queues.
+storage=(--storage local --local-storage-dir "$run_dir/storage" --key-source local
+  --rsa-private-key-file "$run_dir/rsa.pem")
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -43,6 +51,8 @@ rm data.txt
 
 step "script: a processing script, encrypted as a file"
 cat >process.py <<'PY'
+#!/usr/bin/python3
+# One record on stdin (a JSON object), its result on stdout.
 import hashlib, json, sys
 record = json.loads(sys.stdin.read())
 print(json.dumps({"id": record["id"], "sha256": hashlib.sha256(record["data"].encode()).hexdigest()}))
@@ -50,13 +60,21 @@ PY
 "$pqrt" encrypt file "${keys[@]}" --context script --in process.py --out process.py.encrypted
 rm process.py
 
-step "back again: every record decrypted and checked"
-"$pqrt" decrypt records "${keys[@]}" --in data.encrypted --out data.decrypted
-"$pqrt" decrypt file "${keys[@]}" --context script --in process.py.encrypted --out process.py.decrypted
-count=$(wc -l <data.decrypted)
-[ "$count" -eq "$records" ] || { echo "local.sh: expected $records records, got $count" >&2; exit 1; }
+step "upload: the encrypted data, key and script into local storage"
+"$pqrt" upload "${storage[@]}" data.encrypted aes.encrypted process.py.encrypted
 
-step "done: $count records encrypted and decrypted; the first three, shortened:"
-head -n 3 data.decrypted | cut -c1-100
+step "run: every record through pqrt --role=local (processor: $processor)"
+run_id="local-$(date -u +%Y%m%d-%H%M%S)"
+"$pqrt" --role=local "${storage[@]}" "${redis[@]}" --run-id "$run_id" --processor "$processor" \
+  --encrypted-data-filename data.encrypted --encrypted-aes-key-filename aes.encrypted \
+  --encrypted-scheduler-script-filename process.py.encrypted
+
+step "results: downloaded and decrypted in record order"
+"$pqrt" results "${storage[@]}" --run-id "$run_id" --out results.txt
+count=$(wc -l <results.txt)
+[ "$count" -eq "$records" ] || { echo "local.sh: expected $records results, got $count" >&2; exit 1; }
+echo "All $count records processed. The first three results:"
+head -n 3 results.txt | cut -c1-160
 echo
-echo "Encrypted data set: $run_dir/data.encrypted (key: $run_dir/aes.encrypted)"
+echo "Results (decrypted): $run_dir/results.txt"
+echo "Results (encrypted) and manifest: $run_dir/storage/blobs/results/$run_id/"
