@@ -50,7 +50,9 @@ const script& fail();
 /// is alive, else the number of jobs returned.
 const script& recover();
 /// KEYS: processing list, alive key, worker key. ARGV: now_ts, now_int, wip_ttl, alive_ms,
-/// worker_ttl. Refreshes liveness, the worker hash TTL and the wip scores of every reserved job.
+/// worker_ttl, worker name, its queues. Refreshes liveness, the worker hash TTL and the wip scores
+/// of every reserved job; a worker that was taken for dead joins the worker sets again. Returns
+/// 1 when RQ's suspension is in force, plus 2 when the worker had to join again.
 const script& heartbeat();
 /// KEYS: scheduled registry. ARGV: now_ts, now_int, limit. Enqueues the jobs whose time came.
 const script& promote();

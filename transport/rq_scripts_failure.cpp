@@ -111,6 +111,16 @@ const script& heartbeat() {
   static const script s = detail::make_script("heartbeat", R"lua(
 local now_ts, now_int, wip_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
+-- Taken for dead during a lapse (a stall, a long Redis outage): its jobs went back to their
+-- queues; it is alive, so it joins the worker sets again, as a fresh registration would.
+local lapsed = 0
+if ARGV[6] and redis.call('SISMEMBER', 'pqrt:workers', ARGV[6]) == 0 then
+  lapsed = 2
+  redis.call('SADD', 'pqrt:workers', ARGV[6])
+  redis.call('SADD', 'rq:workers', KEYS[3])
+  for q = 7, #ARGV do redis.call('SADD', 'rq:workers:' .. ARGV[q], KEYS[3]) end
+  redis.call('HDEL', KEYS[3], 'death')
+end
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 redis.call('HSET', KEYS[3], 'last_heartbeat', now_ts)
 for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
@@ -121,7 +131,7 @@ for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
     redis.call('HSET', jk, 'last_heartbeat', now_ts)
   end
 end
-return redis.call('EXISTS', 'rq:suspended')
+return redis.call('EXISTS', 'rq:suspended') + lapsed
 )lua");
   return s;
 }

@@ -106,14 +106,21 @@ caf::error rq_store::register_worker(const worker_identity& w) {
 
 caf::expected<bool> rq_store::heartbeat(const worker_identity& w) {
   auto now = std::chrono::system_clock::now();
+  std::vector<std::string> args{rq_timestamp(now),
+                                std::to_string(unix_seconds(now)),
+                                std::to_string(liveness_.wip_ttl.count()),
+                                std::to_string(liveness_.alive_ttl.count()),
+                                std::to_string(liveness_.worker_ttl.count()),
+                                w.name};
+  args.insert(args.end(), w.queues.begin(), w.queues.end());
   auto r = client_.evalsha(
       rq_scripts::heartbeat().sha, rq_scripts::heartbeat().source,
-      {rq_keys::processing(w.name), rq_keys::alive(w.name), rq_keys::worker(w.name)},
-      {rq_timestamp(now), std::to_string(unix_seconds(now)),
-       std::to_string(liveness_.wip_ttl.count()), std::to_string(liveness_.alive_ttl.count()),
-       std::to_string(liveness_.worker_ttl.count())});
+      {rq_keys::processing(w.name), rq_keys::alive(w.name), rq_keys::worker(w.name)}, args);
   if (!r) return r.error();
-  return r->integer == 1;
+  if (r->integer & 2)
+    log::warn("rq", "this worker was taken for dead (its liveness lapsed); registered again",
+              {{"worker", w.name}});
+  return (r->integer & 1) == 1;
 }
 
 caf::error rq_store::set_state(const worker_identity& w, const std::string& state) {

@@ -216,6 +216,65 @@ TEST_CASE_FIXTURE(store_fixture, "a worker taken for dead that finishes its job 
   CHECK(num({"LLEN", keys::queue("default")}) == 0);  // not run a second time
 }
 
+TEST_CASE_FIXTURE(store_fixture, "a worker taken for dead registers again on its next heartbeat") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  cmd({"DEL", keys::alive("worker-a")});  // a stall longer than the liveness TTL
+  REQUIRE(store.recover_dead_workers());
+  REQUIRE(num({"SISMEMBER", keys::workers, keys::worker("worker-a")}) == 0);
+  auto beat = store.heartbeat(a);
+  REQUIRE(beat);
+  CHECK_FALSE(*beat);  // not suspended
+  CHECK(num({"SISMEMBER", keys::workers, keys::worker("worker-a")}) == 1);
+  CHECK(num({"SISMEMBER", keys::queue_workers("default"), keys::worker("worker-a")}) == 1);
+  CHECK(num({"SISMEMBER", keys::pqrt_workers, "worker-a"}) == 1);
+  CHECK(num({"HEXISTS", keys::worker("worker-a"), "death"}) == 0);
+  CHECK(num({"TTL", keys::worker("worker-a")}) > 60);
+}
+
+TEST_CASE_FIXTURE(store_fixture,
+                  "a run's jobs keep status records and bitmaps, and never run twice") {
+  auto run_job = [&](const std::string& id, int index) {
+    auto spec = echo(id);
+    spec.retries = 1;
+    spec.extra_fields = {{"pqrt_run", "r1"},
+                         {"pqrt_index", std::to_string(index)},
+                         {"pqrt_status", "task-status-" + id}};
+    return spec;
+  };
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({run_job("r1-0", 0), run_job("r1-1", 1)}));
+  CHECK(str({"HGET", "task-status-r1-0", "state"}) == "queued");
+  REQUIRE(reserve(a, 2).size() == 2);
+  CHECK(str({"HGET", "task-status-r1-1", "state"}) == "started");
+  CHECK(str({"HGET", "task-status-r1-1", "worker"}) == "worker-a");
+  CHECK(str({"HGET", "task-status-r1-1", "attempts"}) == "1");
+  auto done = ok("r1-0");
+  done.result_ref = "r1/results/blob-1";
+  job_outcome bad;
+  bad.id = "r1-1";
+  bad.error_text = "record 1 does not open";
+  bad.retry_delay = -1;  // never retried
+  std::vector<std::string> states;
+  REQUIRE(store.record(a, {done, bad}, &states) == caf::none);
+  CHECK(states == std::vector<std::string>{"finished", "failed"});
+  CHECK(str({"HGET", "task-status-r1-0", "result"}) == "r1/results/blob-1");
+  CHECK(str({"HGET", "task-status-r1-1", "state"}) == "failed");
+  CHECK(str({"HGET", "task-status-r1-1", "error"}) == "record 1 does not open");
+  auto counts = store.count_run("r1");
+  REQUIRE(counts);
+  CHECK(counts->finished == 1);
+  CHECK(counts->failed == 1);
+  auto failed = store.run_bitmap("r1", true, 2);
+  REQUIRE(failed);
+  CHECK(*failed == std::vector<bool>{false, true});
+  // The job hashes expire long before a second scheduler may come: the bitmaps still say no.
+  cmd({"DEL", keys::job("r1-0"), keys::job("r1-1")});
+  auto added = store.enqueue({run_job("r1-0", 0), run_job("r1-1", 1)});
+  REQUIRE(added);
+  CHECK(*added == 0);
+  CHECK(num({"LLEN", keys::queue("default")}) == 0);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "rq suspend stops reserving") {
   REQUIRE(store.register_worker(a) == caf::none);
   REQUIRE(store.enqueue({echo("s1")}));
