@@ -23,6 +23,12 @@ int run_local(const config::settings& given, const role_options& opt, caf::times
     log::error("local", render(err));
     return exit_config;
   }
+  // The configuration is checked before anything starts.
+  auto ps = make_pipeline(cfg, cfg.run_id, true);
+  if (!ps) {
+    log::error("local", render(ps.error()));
+    return exit_config;
+  }
   std::unique_ptr<private_redis> redis;
   if (cfg.redis_url.empty()) {
     auto started = private_redis::start();
@@ -37,11 +43,6 @@ int run_local(const config::settings& given, const role_options& opt, caf::times
   if (!ws) {
     log::error("local", render(ws.error()));
     return exit_failure;
-  }
-  auto ps = make_pipeline(cfg, cfg.run_id, true);
-  if (!ps) {
-    log::error("local", render(ps.error()));
-    return exit_config;
   }
   (*ps)->progress_bar = ::isatty(STDERR_FILENO) != 0;
   ws->pipeline = *ps;

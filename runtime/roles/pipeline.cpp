@@ -82,7 +82,9 @@ caf::expected<std::unique_ptr<crypto::key_source>> make_key_source(const config:
     return make_error(errc::config_invalid,
                       "rsa_private_key_file: required when key_source is local");
   auto rsa = crypto::rsa_key::load_pem_file(cfg.rsa_private_key_file);
-  if (!rsa) return rsa.error();
+  if (!rsa)
+    return make_error(errc::config_invalid, "rsa_private_key_file: " + cfg.rsa_private_key_file +
+                                                ": " + render(rsa.error()));
   if (!rsa->has_private())
     return make_error(errc::key_error, cfg.rsa_private_key_file + " holds no private key");
   return crypto::make_local_key_source(std::move(*rsa), cfg.rsa_private_key_file);

@@ -83,9 +83,7 @@ int run_scheduler(const config::settings& cfg, const role_options& opt, caf::tim
   auto ps = make_pipeline(cfg, run_id, false);
   if (!ps) {
     log::error("scheduler", render(ps.error()));
-    return is(ps.error(), errc::not_available) || is(ps.error(), errc::config_invalid)
-               ? exit_config
-               : exit_failure;
+    return exit_config;  // every cause is in the configuration: a field, a path, a choice
   }
   ws->pipeline = *ps;
   transport::rq_store probe{ws->redis, ws->serializer, {ws->redis_give_up}};

@@ -27,12 +27,19 @@ expect "an unknown tool flag exits 2 naming it" 2 "pqrt keygen: unknown option '
 run "$PQRT"
 expect "no arguments is a usage error" 2 "Try 'pqrt --help'"
 
-for role in scheduler metrics local; do
-  run "$PQRT" --role=$role --log-format=text
-  expect "--role=$role says it is not available and fails" 1 "role is not available in this build role=$role"
-done
+run "$PQRT" --role=metrics --log-format=text
+expect "--role=metrics says it is not available and fails" 1 "role is not available in this build role=metrics"
 
-run "$PQRT" --role=scheduler --log-format=json
+run "$PQRT" --role=scheduler --log-format=text
+expect "a scheduler on Azure storage, which this build lacks, names it and exits 3" 3 \
+  "storage azure: Azure is not part of this build"
+run "$PQRT" --role=local --log-format=text
+expect "the local role without an RSA key names the field and exits 3" 3 \
+  "rsa_private_key_file: required when key_source is local"
+run "$PQRT" --role=scheduler --storage local --key-source local --rsa-private-key-file /nonexistent.pem --log-format=text
+expect "a scheduler whose key file is missing names it" 3 "/nonexistent.pem"
+
+run "$PQRT" --role=metrics --log-format=json
 check "JSON log lines carry level and component" \
   grep -q '"level":"error","component":"runtime"' "$WORK/err"
 
