@@ -71,9 +71,15 @@ void grant(pool_actor* self, size_t n) {
 
 void on_outcome(pool_actor* self, caf::actor exec, pending_result& r) {
   auto& st = self->state;
-  if (!r.run_id.empty() && r.outcome.ok) {
+  auto encryptor = r.run_id.empty() ? caf::actor{} : find_actor(self->system(), "encryptor");
+  if (!r.run_id.empty() && r.outcome.ok && !encryptor) {  // restarting: run the job again later
+    r.outcome.ok = false;
+    r.outcome.error_text = "pqrt: no result_encryptor running";
+    r.outcome.retry_delay = 1;
+  }
+  if (r.outcome.ok && encryptor) {
     ++st.unwritten;
-    tell(self, "encryptor", caf::make_message(seal_atom::value, std::move(r)));
+    self->send(encryptor, seal_atom::value, std::move(r));
   } else {
     tell(self, "writer", caf::make_message(record_atom::value, std::move(r.outcome)));
   }
