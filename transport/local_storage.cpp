@@ -753,9 +753,6 @@ bool valid_message_id(const std::string& id) {
 
 class local_queue_store : public queue_store {
 public:
-  static constexpr int64_t max_visibility_sec = 7 * 24 * 3600;  // Azure's limit
-  static constexpr size_t max_batch = 32;
-
   explicit local_queue_store(std::string root) : root_(std::move(root)) {}
 
   caf::error create_queue(const std::string& queue) override {
@@ -791,12 +788,7 @@ public:
 
   caf::expected<std::vector<queue_message>> get(const std::string& queue, size_t max,
                                                 int64_t visibility_sec) override {
-    if (auto err = check_max(queue, max)) return err;
-    if (visibility_sec < 1 || visibility_sec > max_visibility_sec)
-      return make_error(errc::invalid_argument, "queue " + queue + ": visibility timeout " +
-                                                    std::to_string(visibility_sec) +
-                                                    " s, expected 1 to " +
-                                                    std::to_string(max_visibility_sec));
+    if (auto err = check_queue_take(queue, max, visibility_sec)) return err;
     auto dir = existing_queue(queue);
     if (!dir) return dir.error();
     auto lock = lock_queue(*dir, LOCK_EX);
@@ -858,7 +850,7 @@ public:
   }
 
   caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) override {
-    if (auto err = check_max(queue, max)) return err;
+    if (auto err = check_queue_take(queue, max)) return err;
     auto dir = existing_queue(queue);
     if (!dir) return dir.error();
     auto lock = lock_queue(*dir, LOCK_SH);
@@ -896,12 +888,6 @@ private:
 
   static caf::error missing_queue(const std::string& queue) {
     return make_error(errc::not_found, "queue " + queue + " not found");
-  }
-
-  static caf::error check_max(const std::string& queue, size_t max) {
-    if (max >= 1 && max <= max_batch) return {};
-    return make_error(errc::invalid_argument, "queue " + queue + ": " + std::to_string(max) +
-                                                  " messages at once, expected 1 to 32");
   }
 
   caf::expected<std::string> existing_queue(const std::string& queue) const {

@@ -119,4 +119,9 @@ public:
   virtual std::string describe() const = 0;
 };
 
+/// Checks what `queue_store::get` (with `visibility_sec`) and `peek` (without) take, as Azure
+/// does: 1 to 32 messages, a visibility of 1 s to 7 days; `invalid_argument` naming the queue.
+caf::error check_queue_take(const std::string& queue, size_t max,
+                            std::optional<int64_t> visibility_sec = std::nullopt);
+
 }  // namespace pqrt::transport
