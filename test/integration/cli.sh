@@ -31,8 +31,11 @@ run "$PQRT" --role=metrics --log-format=text
 expect "--role=metrics says it is not available and fails" 1 "role is not available in this build role=metrics"
 
 run "$PQRT" --role=scheduler --log-format=text
-expect "a scheduler on Azure storage, which this build lacks, names it and exits 3" 3 \
-  "storage azure: Azure is not part of this build"
+expect "a scheduler on Azure storage without an account names the fields and exits 3" 3 \
+  "storage azure needs storage_account_name"
+run "$PQRT" --role=scheduler --storage local --log-format=text
+expect "a scheduler with Key Vault keys, which this build lacks, says so and exits 3" 3 \
+  "key_source keyvault: Key Vault is not part of this build"
 run "$PQRT" --role=local --log-format=text
 expect "the local role without an RSA key names the field and exits 3" 3 \
   "rsa_private_key_file: required when key_source is local"
