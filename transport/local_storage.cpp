@@ -251,6 +251,21 @@ caf::error check_bucket_name(const char* kind, const std::string& name) {
                                                 "': expected 3 to 63 of a-z, 0-9 and '-'");
 }
 
+/// The folder `dir` of the container or queue `name` (`kind`: "container" or "queue"), when the
+/// name is valid and the folder exists; `not_found` naming it otherwise.
+caf::expected<std::string> existing_bucket(const char* kind, const std::string& name,
+                                           std::string dir) {
+  if (auto err = check_bucket_name(kind, name)) return err;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR) return sys_error("stat", dir, errno);
+  } else if (S_ISDIR(st.st_mode)) {
+    return dir;
+  }
+  auto what = std::string{kind} == "container" ? "blob container " : "queue ";
+  return make_error(errc::not_found, what + name + " not found (" + dir + ")");
+}
+
 caf::error check_blob_name(const std::string& name) {
   auto bad = [&](const char* why) {
     return make_error(errc::invalid_argument, "invalid blob name '" + name + "': " + why);
@@ -508,15 +523,7 @@ private:
   std::string dir_of(const std::string& container) const { return root_ + "/blobs/" + container; }
 
   caf::expected<std::string> existing_container(const std::string& container) const {
-    if (auto err = check_bucket_name("container", container)) return err;
-    auto dir = dir_of(container);
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) {
-      if (errno != ENOENT && errno != ENOTDIR) return sys_error("stat", dir, errno);
-    } else if (S_ISDIR(st.st_mode)) {
-      return dir;
-    }
-    return make_error(errc::not_found, "blob container " + container + " not found (" + dir + ")");
+    return existing_bucket("container", container, dir_of(container));
   }
 
   /// `not_found` when the container vanished, `err` else.
@@ -891,15 +898,7 @@ private:
   }
 
   caf::expected<std::string> existing_queue(const std::string& queue) const {
-    if (auto err = check_bucket_name("queue", queue)) return err;
-    auto dir = dir_of(queue);
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) {
-      if (errno != ENOENT && errno != ENOTDIR) return sys_error("stat", dir, errno);
-    } else if (S_ISDIR(st.st_mode)) {
-      return dir;
-    }
-    return make_error(errc::not_found, "queue " + queue + " not found (" + dir + ")");
+    return existing_bucket("queue", queue, dir_of(queue));
   }
 
   static caf::expected<unique_fd> lock_queue(const std::string& dir, int op) {
