@@ -63,6 +63,15 @@ transport::job_spec make_spec(job_parser_actor* self, uint64_t index, std::strin
 }
 
 void pump(job_parser_actor* self);
+void on_chunk(job_parser_actor* self, std::string chunk);
+
+/// Asks blob_fetcher for the next chunk of the data file (one request at a time).
+void request_chunk(job_parser_actor* self) {
+  self->state.chunk_requested = true;
+  self->request(need(self, "fetchblob"), caf::infinite, next_atom::value)
+      .then([=](std::string& chunk) { on_chunk(self, std::move(chunk)); },
+            [=](caf::error& err) { self->quit(err); });
+}
 
 void send_batch(job_parser_actor* self) {
   auto& st = self->state;
@@ -83,30 +92,30 @@ void send_batch(job_parser_actor* self) {
 }
 
 /// The header line: the data set, and the key the records were sealed with.
-bool take_header(job_parser_actor* self, const std::string& line) {
+void take_header(job_parser_actor* self, const std::string& line) {
   auto& st = self->state;
   const auto& ps = *st.settings;
   auto header = crypto::parse_records_header(line);
   if (!header) {
     fail_run(self, ps.data_blob + " is not a pqrt records file (" + render(header.error()) +
                        "); encrypt data with `pqrt encrypt records`");
-    return false;
+    return;
   }
   if (header->key_check != st.key_check) {
     fail_run(self, ps.data_blob + " was sealed with data key " + header->key_check + ", but " +
                        ps.key_blob + " holds key " + st.key_check);
-    return false;
+    return;
   }
   if (!ps.dataset_id.empty() && ps.dataset_id != header->dataset_id) {
     fail_run(self, ps.data_blob + " holds data set '" + header->dataset_id +
                        "', the configuration names '" + ps.dataset_id + "'");
-    return false;
+    return;
   }
   st.dataset = header->dataset_id;
   st.header_seen = true;
   self->request(need(self, "enqueuer"), caf::infinite, hello_atom::value, st.dataset, st.key_check)
       .then([=](caf::ok_atom) { pump(self); }, [=](caf::error& err) { self->quit(err); });
-  return false;  // pump resumes once the run is described
+  // pump resumes once the run is described
 }
 
 void finish(job_parser_actor* self) {
@@ -168,48 +177,40 @@ void pump(job_parser_actor* self) {
   while (st.in_flight < max_batches_in_flight &&
          (st.lines.size() >= parser_batch || (st.eof && !st.lines.empty())))
     send_batch(self);
-  if (!st.eof && !st.chunk_requested && st.lines.size() < parser_batch) {
-    st.chunk_requested = true;
-    self->request(need(self, "fetchblob"), caf::infinite, next_atom::value)
-        .then([=](std::string& chunk) { on_chunk(self, std::move(chunk)); },
-              [=](caf::error& err) { self->quit(err); });
-  }
+  if (!st.eof && !st.chunk_requested && st.lines.size() < parser_batch) request_chunk(self);
   if (st.eof && st.lines.empty() && st.in_flight == 0) finish(self);
 }
 
+void open_data_file(job_parser_actor* self) {
+  const auto& ps = *self->state.settings;
+  self->request(need(self, "fetchblob"), caf::infinite, open_atom::value, ps.inputs_container,
+                ps.data_blob)
+      .then(
+          [=](uint64_t size) {
+            log::info("job_parser", "reading the data file",
+                      {{"blob", self->state.settings->data_blob}, {"bytes", std::to_string(size)}});
+            request_chunk(self);
+          },
+          [=](caf::error& err) {
+            if (is(err, errc::not_found))
+              return fail_run(self,
+                              "data file " + self->state.settings->data_blob + ": " + render(err));
+            self->quit(err);
+          });
+}
+
 void start(job_parser_actor* self) {
-  auto& st = self->state;
-  const auto& ps = *st.settings;
   self->request(need(self, "decryptor"), caf::infinite, material_atom::value, false)
       .then(
           [=](const run_material& m) {
             self->state.key_check = m.key_check;
-            const auto& ps = *self->state.settings;
-            self->request(need(self, "fetchblob"), caf::infinite, open_atom::value,
-                          ps.inputs_container, ps.data_blob)
-                .then(
-                    [=](uint64_t size) {
-                      log::info("job_parser", "reading the data file",
-                                {{"blob", self->state.settings->data_blob},
-                                 {"bytes", std::to_string(size)}});
-                      self->state.chunk_requested = true;
-                      self->request(need(self, "fetchblob"), caf::infinite, next_atom::value)
-                          .then([=](std::string& chunk) { on_chunk(self, std::move(chunk)); },
-                                [=](caf::error& err) { self->quit(err); });
-                    },
-                    [=](caf::error& err) {
-                      if (is(err, errc::not_found))
-                        return fail_run(self, "data file " + self->state.settings->data_blob +
-                                                  ": " + render(err));
-                      self->quit(err);
-                    });
+            open_data_file(self);
           },
           [=](caf::error& err) {
             if (is(err, errc::key_error) || is(err, errc::not_found) || is(err, errc::bad_format))
               return fail_run(self, render(err));
             self->quit(err);
           });
-  static_cast<void>(ps);
 }
 
 caf::behavior job_parser(job_parser_actor* self, std::shared_ptr<const pipeline_settings> ps) {
