@@ -4,13 +4,36 @@
 # kill -9 in the middle of a run; SIGTERM to a worker under load; ten tampered records and a
 # script that fails one record; a scheduler started twice for one run; and nothing in clear at
 # rest (the Redis dump and every stored file searched for a marker that is in every record and in
-# the script).
+# the script). TEST_STORAGE=azure runs all of it on Azure Storage as emulated by Azurite (started
+# here, its data on disk in $WORK/azurite) instead of local storage.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
 source "$(dirname "$0")/servers.sh"
 
 export PQRT_LOG_FORMAT=text
 STORE="$WORK/store"
+if [ "${TEST_STORAGE:-local}" = azure ]; then
+  AZ_BIN="$SOURCE_DIR/.deps/azurite/node_modules/.bin"
+  BLOB_PORT="$(free_port)"
+  QUEUE_PORT="$(free_port)"
+  STORE="$WORK/azurite"
+  mkdir -p "$STORE"
+  "$AZ_BIN/azurite-blob" --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --location "$STORE" \
+    --skipApiVersionCheck --silent >"$WORK/azurite-blob.log" 2>&1 &
+  PIDS+=($!)
+  "$AZ_BIN/azurite-queue" --queueHost 127.0.0.1 --queuePort "$QUEUE_PORT" --location "$STORE" \
+    --skipApiVersionCheck --silent >"$WORK/azurite-queue.log" 2>&1 &
+  PIDS+=($!)
+  check "Azurite starts" wait_until 60 \
+    '(exec 3<>"/dev/tcp/127.0.0.1/$BLOB_PORT") && (exec 3<>"/dev/tcp/127.0.0.1/$QUEUE_PORT")'
+  # Azurite's well-known development account (not a secret).
+  STORAGE=(--storage azure --storage-account-name devstoreaccount1
+    --storage-account-key "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+    --blob-endpoint "http://127.0.0.1:$BLOB_PORT/devstoreaccount1"
+    --queue-endpoint "http://127.0.0.1:$QUEUE_PORT/devstoreaccount1")
+else
+  STORAGE=(--storage local --local-storage-dir "$STORE")
+fi
 # One data key for everything here.
 "$PQRT" keygen rsa --out rsa.pem --public-out rsa.pub.pem 2>/dev/null
 "$PQRT" keygen data-key --wrap-with rsa.pub.pem --out aes.encrypted 2>/dev/null
@@ -22,7 +45,7 @@ URL="redis://127.0.0.1:$PORT"
 
 # Configuration shared by every process of a run (flags; a run adds its own).
 common() {
-  echo --redis "$URL" --storage local --local-storage-dir "$STORE" --key-source local \
+  echo --redis "$URL" "${STORAGE[@]}" --key-source local \
     --rsa-private-key-file "$WORK/rsa.pem" --encrypted-aes-key-filename aes.encrypted
 }
 # seal NAME PLAIN: encrypts a records file and uploads it as blob NAME.
@@ -65,6 +88,11 @@ with open(sys.argv[1], "rb") as f, open(sys.argv[2], "w") as out:
         out.write("%d\t%s\n" % (i, hashlib.sha256(line.rstrip(b"\n")).hexdigest()))
 ' "$1.plain" "$2"
 }
+# finished RUN: how many records the run's manifest says finished.
+finished() {
+  "$PQRT" download $(common) --container results --name "$1/manifest.jsonl" --out - 2>/dev/null |
+    grep -c '"state":"finished"'
+}
 # progress RUN: records of the run that ended so far.
 progress() {
   echo $(($(redis-cli -u "$URL" bitcount "pqrt:run:$1:finished") + $(redis-cli -u "$URL" bitcount "pqrt:run:$1:failed")))
@@ -82,7 +110,7 @@ results big big.out
 check "every record's result is present once, in record order, and equals sha256 of the record" \
   cmp -s big.out big.expected
 check "the manifest accounts for every job once" \
-  test "$(grep -c '"state":"finished"' "$STORE/blobs/results/big/manifest.jsonl")" -eq 100000
+  test "$(finished big)" -eq 100000
 
 # --- 6: the same run id again enqueues nothing ---------------------------------------------------
 jobs_before="$(redis-cli -u "$URL" dbsize)"
@@ -173,7 +201,7 @@ check "a tampered record's status record says why" \
 check "the failing script's status record keeps its stderr and exit code" \
   sh -c "redis-cli -u '$URL' hget task-status-bad-150 error | grep -q 'code 3: cannot process this record'"
 check "every other job finished" \
-  test "$(grep -c '"state":"finished"' "$STORE/blobs/results/bad/manifest.jsonl")" -eq 189
+  test "$(finished bad)" -eq 189
 stop_workers
 
 # --- 7: nothing in clear at rest -------------------------------------------------------------------
@@ -194,6 +222,8 @@ check "the marked results decrypt to the records (the script echoes them)" \
 redis-cli -u "$URL" --rdb "$WORK/dump.rdb" >/dev/null 2>&1
 check "the Redis dump was taken" test -s "$WORK/dump.rdb"
 check "the Redis dump holds no marker" sh -c "! grep -qa '$MARK' '$WORK/dump.rdb'"
-check "no file in local storage holds the marker" sh -c "! grep -rqa '$MARK' '$STORE'"
+check "the searched storage holds the runs' data (the search below is not vacuous)" \
+  test "$(du -sm "$STORE" | cut -f1)" -ge 100
+check "no file of the storage (${TEST_STORAGE:-local}) holds the marker" sh -c "! grep -rqa '$MARK' '$STORE'"
 
 finish
