@@ -796,12 +796,10 @@ public:
   caf::expected<std::vector<queue_message>> get(const std::string& queue, size_t max,
                                                 int64_t visibility_sec) override {
     if (auto err = check_queue_take(queue, max, visibility_sec)) return err;
-    auto dir = existing_queue(queue);
-    if (!dir) return dir.error();
-    auto lock = lock_queue(*dir, LOCK_EX);
-    if (!lock) return lock.error();
-    auto names = message_files(*dir);
-    if (!names) return names.error();
+    auto q = open_messages(queue, LOCK_EX);
+    if (!q) return q.error();
+    const auto* dir = &q->dir;
+    const auto* names = &q->names;
     std::vector<queue_message> out;
     auto now = now_ns();
     for (auto& file : *names) {
@@ -858,12 +856,10 @@ public:
 
   caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) override {
     if (auto err = check_queue_take(queue, max)) return err;
-    auto dir = existing_queue(queue);
-    if (!dir) return dir.error();
-    auto lock = lock_queue(*dir, LOCK_SH);
-    if (!lock) return lock.error();
-    auto names = message_files(*dir);
-    if (!names) return names.error();
+    auto q = open_messages(queue, LOCK_SH);
+    if (!q) return q.error();
+    const auto* dir = &q->dir;
+    const auto* names = &q->names;
     std::vector<queue_message> out;
     auto now = now_ns();
     for (auto& file : *names) {
@@ -892,6 +888,23 @@ public:
 
 private:
   std::string dir_of(const std::string& queue) const { return root_ + "/queues/" + queue; }
+
+  /// A queue's folder, locked (`op`: LOCK_EX to take messages, LOCK_SH to look), and its message
+  /// files in order.
+  struct locked_messages {
+    std::string dir;
+    unique_fd lock;
+    std::vector<std::string> names;
+  };
+  caf::expected<locked_messages> open_messages(const std::string& queue, int op) const {
+    auto dir = existing_queue(queue);
+    if (!dir) return dir.error();
+    auto lock = lock_queue(*dir, op);
+    if (!lock) return lock.error();
+    auto names = message_files(*dir);
+    if (!names) return names.error();
+    return locked_messages{std::move(*dir), std::move(*lock), std::move(*names)};
+  }
 
   static caf::error missing_queue(const std::string& queue) {
     return make_error(errc::not_found, "queue " + queue + " not found");
