@@ -17,6 +17,10 @@ std::string lower(std::string_view text);
 std::string base64_encode(std::string_view bytes);
 /// Standard base64 with padding; nullopt when malformed.
 std::optional<std::string> base64_decode(std::string_view text);
+/// base64url without padding (JWK fields, Key Vault values).
+std::string base64url_encode(std::string_view bytes);
+/// base64url with or without padding; nullopt when malformed.
+std::optional<std::string> base64url_decode(std::string_view text);
 
 /// Raw HMAC-SHA256 of `message` under `key`.
 std::string hmac_sha256(std::string_view key, std::string_view message);

@@ -13,6 +13,8 @@
 #include <random>
 #include <thread>
 
+#include <rapidjson/document.h>
+
 #include "azure/encoding.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
@@ -121,16 +123,48 @@ std::string http_response::header(std::string_view name) const {
   return find_header(headers, name);
 }
 
+namespace {
+
+/// Code and message of a JSON error body: `{"error":{"code","message","innererror":{"code"}}}`
+/// (Key Vault, ARM) or `{"error":"...","error_description":"..."}` (Entra ID, IMDS).
+std::pair<std::string, std::string> json_error(const std::string& body) {
+  auto start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos || body[start] != '{') return {};
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return {};
+  auto text = [](const rapidjson::Value& obj, const char* name) -> std::string {
+    if (!obj.IsObject()) return {};
+    auto it = obj.FindMember(name);
+    if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+    return {it->value.GetString(), it->value.GetStringLength()};
+  };
+  auto err = doc.FindMember("error");
+  if (err == doc.MemberEnd()) return {};
+  if (err->value.IsString()) return {text(doc, "error"), text(doc, "error_description")};
+  auto code = text(err->value, "code");
+  if (err->value.IsObject()) {
+    auto inner = err->value.FindMember("innererror");
+    if (inner != err->value.MemberEnd()) {
+      auto inner_code = text(inner->value, "code");
+      if (!inner_code.empty() && inner_code != code) code += "/" + inner_code;
+    }
+  }
+  return {code, text(err->value, "message")};
+}
+
+}  // namespace
+
 std::string http_response::error_code() const {
   auto code = header("x-ms-error-code");
   if (!code.empty()) return code;
   if (auto text = xml_text(body, "Code")) return *text;
-  return {};
+  return json_error(body).first;
 }
 
 std::string http_response::error_message() const {
   if (auto text = xml_text(body, "Message")) return first_line(*text);
-  return {};
+  return first_line(json_error(body).second);
 }
 
 std::string url_encode(std::string_view text, bool keep_slash) {
@@ -173,6 +207,30 @@ std::string url_decode(std::string_view text, bool plus_space) {
   return out;
 }
 
+std::optional<url_parts> split_url(std::string_view url) {
+  std::string_view scheme;
+  if (url.substr(0, 7) == "http://")
+    scheme = url.substr(0, 7);
+  else if (url.substr(0, 8) == "https://")
+    scheme = url.substr(0, 8);
+  else
+    return std::nullopt;
+  auto rest = url.substr(scheme.size());
+  auto host_end = rest.find_first_of("/?#");
+  auto host = rest.substr(0, host_end);
+  if (host.empty() || host.find('@') != std::string_view::npos ||
+      url.find('#') != std::string_view::npos)
+    return std::nullopt;
+  url_parts out;
+  out.base = std::string{scheme} + std::string{host};
+  if (host_end == std::string_view::npos) return out;
+  auto tail = rest.substr(host_end);
+  auto q = tail.find('?');
+  out.path = std::string{tail.substr(0, q)};
+  if (q != std::string_view::npos) out.query = std::string{tail.substr(q + 1)};
+  return out;
+}
+
 caf::error response_error(std::string_view operation, std::string_view resource,
                           const http_response& response) {
   auto code = response.error_code();
@@ -188,6 +246,8 @@ caf::error response_error(std::string_view operation, std::string_view resource,
     case 409:
     case 412: return make_error(errc::conflict, std::move(text));
     case 413: return make_error(errc::too_large, std::move(text));
+    case 401:
+    case 403: return make_error(errc::denied, std::move(text));
     default:
       if (is_retryable_status(response.status))
         return make_error(errc::unavailable, std::move(text));
@@ -315,7 +375,11 @@ caf::expected<http_response> http_client::send(std::string_view operation,
     auto result = send_once(client, req, request.body);
     std::string why;
     if (result.response) {
-      if (!is_retryable_status(result.response->status)) return std::move(*result.response);
+      auto status = result.response->status;
+      auto& extra = options_.extra_retry_statuses;
+      if (!is_retryable_status(status) &&
+          std::find(extra.begin(), extra.end(), status) == extra.end())
+        return std::move(*result.response);
       why = "HTTP " + std::to_string(result.response->status);
       auto code = result.response->error_code();
       if (!code.empty()) why += " " + code;

@@ -70,9 +70,12 @@ struct http_response {
 
   /// The value of a header (case-insensitive name), empty when absent.
   std::string header(std::string_view name) const;
-  /// Azure's error code: `x-ms-error-code`, else `<Code>` in an XML body; empty when neither.
+  /// Azure's error code: `x-ms-error-code`, else `<Code>` in an XML body (Storage), else
+  /// `error.code` (and `error.innererror.code` after a '/') of a JSON body (Key Vault, ARM), else
+  /// `error` of a JSON body (Entra ID); empty when none.
   std::string error_code() const;
-  /// Azure's error message (`<Message>` first line); empty when none.
+  /// Azure's error message (first line of `<Message>`, `error.message` or `error_description`);
+  /// empty when none.
   std::string error_message() const;
 };
 
@@ -82,12 +85,24 @@ using signer = std::function<caf::error(http_request&)>;
 struct http_options {
   std::chrono::milliseconds timeout{60'000};  ///< default per-call timeout
   retry_policy retry;
+  /// Statuses retried besides the usual ones (IMDS: 404 while it updates, 410).
+  std::vector<int> extra_retry_statuses;
 };
 
 /// Percent-encodes everything but unreserved characters (and '/' when `keep_slash`).
 std::string url_encode(std::string_view text, bool keep_slash = false);
 /// Decodes %XX (and '+' as a space when `plus_space`).
 std::string url_decode(std::string_view text, bool plus_space = false);
+
+/// A URL cut for http_client: `base` is scheme://host[:port], `path` the percent-encoded path
+/// ("" or starting with '/'), `query` the raw query without '?'.
+struct url_parts {
+  std::string base;
+  std::string path;
+  std::string query;
+};
+/// nullopt unless `url` is an http or https URL with a host (and no fragment or user info).
+std::optional<url_parts> split_url(std::string_view url);
 
 class http_client {
 public:
@@ -114,8 +129,8 @@ private:
 };
 
 /// The error for a final non-success response: not_found (404), conflict (409, 412),
-/// too_large (413), invalid_argument (400), io_error else; the text names the operation, the
-/// resource, the status and Azure's error code and message (secrets redacted).
+/// too_large (413), invalid_argument (400), denied (401, 403), io_error else; the text names the
+/// operation, the resource, the status and Azure's error code and message (secrets redacted).
 caf::error response_error(std::string_view operation, std::string_view resource,
                           const http_response& response);
 

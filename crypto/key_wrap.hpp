@@ -98,7 +98,7 @@ caf::expected<wrapped_key> read_wrapped_key_file(const std::string& path);
 /// Writes a wrapped-key file; fails if it exists.
 caf::error write_wrapped_key_file(const std::string& path, const wrapped_key& key);
 
-/// Where data keys are unwrapped: a local RSA private key now, Key Vault with the Azure module.
+/// Where data keys are unwrapped: a local RSA private key, or Key Vault (azure/key_vault.hpp).
 class key_source {
 public:
   virtual ~key_source() = default;
@@ -107,6 +107,11 @@ public:
   /// Names the source for logs ("local key /path/key.pem").
   virtual std::string describe() const = 0;
 };
+
+/// Checks an unwrapped data key: 32 bytes, and the file's key check when it has one
+/// (`key_error` naming `source` otherwise).
+caf::error check_unwrapped_key(const secure_buffer& key, const wrapped_key& wrapped,
+                               const std::string& source);
 
 /// Unwraps with a local RSA private key file.
 std::unique_ptr<key_source> make_local_key_source(rsa_key private_key, std::string path);

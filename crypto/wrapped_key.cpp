@@ -178,7 +178,19 @@ caf::error write_wrapped_key_file(const std::string& path, const wrapped_key& ke
   return make_error(errc::io_error, "cannot write " + path + ": " + std::strerror(write_errno));
 }
 
-// --- local key source ------------------------------------------------------------------------
+// --- key sources -----------------------------------------------------------------------------
+
+caf::error check_unwrapped_key(const secure_buffer& key, const wrapped_key& wrapped,
+                               const std::string& source) {
+  if (key.size() != data_key_size)
+    return make_error(errc::key_error, source + ": the unwrapped data key has " +
+                                           std::to_string(key.size()) + " bytes, not 32");
+  if (!wrapped.key_check.empty() && key_check_hex(key) != wrapped.key_check)
+    return make_error(errc::key_error, source + ": the unwrapped key has key check " +
+                                           key_check_hex(key) + ", the file says " +
+                                           wrapped.key_check + ": the file was changed");
+  return {};
+}
 
 namespace {
 
@@ -195,13 +207,7 @@ public:
                                              ", the key in " + path_ + " is " + kid_);
     auto key = key_.unwrap(wrapped.wrapped, wrapped.alg);
     if (!key) return prefixed(key.error(), describe());
-    if (key->size() != data_key_size)
-      return make_error(errc::key_error, describe() + ": the unwrapped data key has " +
-                                             std::to_string(key->size()) + " bytes, not 32");
-    if (!wrapped.key_check.empty() && key_check_hex(*key) != wrapped.key_check)
-      return make_error(errc::key_error, describe() + ": the unwrapped key has key check " +
-                                             key_check_hex(*key) + ", the file says " +
-                                             wrapped.key_check + ": the file was changed");
+    if (auto err = check_unwrapped_key(*key, wrapped, describe())) return err;
     return key;
   }
 

@@ -28,6 +28,7 @@ const char* to_string(errc code) {
     case errc::not_found: return "not_found";
     case errc::conflict: return "conflict";
     case errc::too_large: return "too_large";
+    case errc::denied: return "denied";
   }
   return "unknown";
 }

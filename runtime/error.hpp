@@ -35,6 +35,7 @@ enum class errc : uint8_t {
   not_found = 18,   ///< a blob, container, queue or run that does not exist
   conflict = 19,    ///< a write whose precondition no longer holds (append position, existing name)
   too_large = 20,   ///< a message or value over its size limit
+  denied = 21,      ///< a server refused the credentials or the permission (HTTP 401, 403)
 };
 
 /// The category atom of every pqrt error.

@@ -19,12 +19,9 @@
 #include "actors/result_writer.hpp"
 #include "actors/rq_fetcher.hpp"
 #include "actors/status_writer.hpp"
-#include "azure/blob_client.hpp"
-#include "azure/queue_client.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
 #include "runtime/record_job.hpp"
-#include "transport/local_storage.hpp"
 
 namespace pqrt {
 
@@ -58,72 +55,7 @@ std::vector<std::string> split_queues(const std::string& text) {
   return out;
 }
 
-caf::error azure_missing(const std::string& what) {
-  return make_error(errc::not_available,
-                    what + ": Key Vault is not part of this build yet; use --key-source local");
-}
-
 }  // namespace
-
-namespace {
-
-/// Azure Storage as the configuration describes it: the account, its endpoints (Azurite's
-/// path-style URLs in tests), the account key, and the Python solution's SAS token per container
-/// and queue.
-azure::azure_storage_options azure_options(const config::settings& cfg) {
-  azure::azure_storage_options o;
-  o.account = cfg.storage_account_name;
-  o.blob_endpoint = cfg.blob_endpoint;
-  o.queue_endpoint = cfg.queue_endpoint;
-  o.account_key = cfg.storage_account_key;
-  auto sas = [&](const std::string& name, const std::string& token) {
-    if (!token.empty()) o.sas[name] = token;
-  };
-  sas(cfg.storage_container_name, cfg.encrypted_files_sas_token);
-  sas(cfg.results_container_name, cfg.results_container_sas_token);
-  sas(cfg.results_queue_name, cfg.results_queue_sas_token);
-  sas(cfg.job_status_queue_name, cfg.job_status_queue_sas_token);
-  sas(cfg.workload_tracker_queue_name, cfg.workload_tracker_sas_token);
-  return o;
-}
-
-caf::error azure_config_error(const caf::error& err) {
-  return make_error(errc::config_invalid,
-                    "storage azure needs storage_account_name and storage_account_key or SAS "
-                    "tokens (blob_endpoint/queue_endpoint for an emulator): " +
-                        context_of(err));
-}
-
-}  // namespace
-
-caf::expected<std::unique_ptr<transport::blob_store>> make_blob_store(const config::settings& cfg) {
-  if (cfg.storage == "local") return transport::make_local_blob_store(cfg.local_storage_dir);
-  auto store = azure::make_azure_blob_store(azure_options(cfg));
-  if (!store) return azure_config_error(store.error());
-  return store;
-}
-
-caf::expected<std::unique_ptr<transport::queue_store>> make_queue_store(
-    const config::settings& cfg) {
-  if (cfg.storage == "local") return transport::make_local_queue_store(cfg.local_storage_dir);
-  auto store = azure::make_azure_queue_store(azure_options(cfg));
-  if (!store) return azure_config_error(store.error());
-  return store;
-}
-
-caf::expected<std::unique_ptr<crypto::key_source>> make_key_source(const config::settings& cfg) {
-  if (cfg.key_source == "keyvault") return azure_missing("key_source keyvault");
-  if (cfg.rsa_private_key_file.empty())
-    return make_error(errc::config_invalid,
-                      "rsa_private_key_file: required when key_source is local");
-  auto rsa = crypto::rsa_key::load_pem_file(cfg.rsa_private_key_file);
-  if (!rsa)
-    return make_error(errc::config_invalid, "rsa_private_key_file: " + cfg.rsa_private_key_file +
-                                                ": " + render(rsa.error()));
-  if (!rsa->has_private())
-    return make_error(errc::key_error, cfg.rsa_private_key_file + " holds no private key");
-  return crypto::make_local_key_source(std::move(*rsa), cfg.rsa_private_key_file);
-}
 
 caf::error check_run_id(const std::string& id) {
   auto ok =

@@ -12,16 +12,9 @@
 #include "actors/worker_settings.hpp"
 #include "config/config.hpp"
 #include "runtime/roles/roles.hpp"
+#include "runtime/stores.hpp"
 
 namespace pqrt {
-
-/// The blob store the configuration names (`storage`: local or azure).
-caf::expected<std::unique_ptr<transport::blob_store>> make_blob_store(const config::settings& cfg);
-/// The queue store the configuration names.
-caf::expected<std::unique_ptr<transport::queue_store>> make_queue_store(
-    const config::settings& cfg);
-/// The key source the configuration names (`key_source`: local or keyvault).
-caf::expected<std::unique_ptr<crypto::key_source>> make_key_source(const config::settings& cfg);
 
 /// Checks a run id: 1 to 64 of [A-Za-z0-9._-] (it names keys, blobs and job ids).
 caf::error check_run_id(const std::string& id);

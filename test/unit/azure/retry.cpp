@@ -8,6 +8,8 @@
 #include "azure/encoding.hpp"
 #include "azure/http.hpp"
 #include "azure/storage_auth.hpp"
+#include "azure/token.hpp"
+#include "runtime/error.hpp"
 
 using namespace pqrt::azure;
 using std::chrono::milliseconds;
@@ -133,4 +135,65 @@ TEST_CASE("a SAS signer appends the token, with or without '?'") {
     CHECK(r.query[3].second == "a+b=");  // decoded; encoded again on the wire
     CHECK(r.header("Authorization").empty());
   }
+}
+
+TEST_CASE("base64url without padding, as JWKs and Key Vault values carry it") {
+  CHECK(pqrt::azure::base64url_encode(std::string{"\xfb\xff\x01", 3}) == "-_8B");
+  CHECK(pqrt::azure::base64url_encode("ab") == "YWI");
+  CHECK(pqrt::azure::base64url_decode("YWI") == std::string{"ab"});
+  CHECK(pqrt::azure::base64url_decode("YWI=") == std::string{"ab"});
+  CHECK(pqrt::azure::base64url_decode("-_8B") == std::string{"\xfb\xff\x01", 3});
+  CHECK_FALSE(pqrt::azure::base64url_decode("+/8B"));  // standard alphabet is not base64url
+  CHECK_FALSE(pqrt::azure::base64url_decode("YWIxY"));  // a length of 4n+1 is never valid
+  // AQAB is 65537, the usual RSA exponent.
+  CHECK(pqrt::azure::base64url_decode("AQAB") == std::string{"\x01\x00\x01", 3});
+}
+
+TEST_CASE("error code and message from JSON bodies: Key Vault, ARM and Entra ID") {
+  pqrt::azure::http_response kv;
+  kv.status = 403;
+  kv.body = R"({"error":{"code":"Forbidden","message":"no keys get permission\nsecond line",)"
+            R"("innererror":{"code":"ForbiddenByPolicy"}}})";
+  CHECK(kv.error_code() == "Forbidden/ForbiddenByPolicy");
+  CHECK(kv.error_message() == "no keys get permission");
+  auto err = pqrt::azure::response_error("get key", "https://v/keys/K", kv);
+  CHECK(err.code() == static_cast<uint8_t>(pqrt::errc::denied));
+  pqrt::azure::http_response entra;
+  entra.status = 401;
+  entra.body = R"({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client )"
+               R"(secret provided.","error_codes":[7000215]})";
+  CHECK(entra.error_code() == "invalid_client");
+  CHECK(entra.error_message() == "AADSTS7000215: Invalid client secret provided.");
+  pqrt::azure::http_response xml;
+  xml.body = "<?xml version=\"1.0\"?><Error><Code>ContainerNotFound</Code><Message>gone</Message>"
+             "</Error>";
+  CHECK(xml.error_code() == "ContainerNotFound");
+  pqrt::azure::http_response junk;
+  junk.body = "{not json";
+  CHECK(junk.error_code().empty());
+  CHECK(junk.error_message().empty());
+}
+
+TEST_CASE("URLs cut for the client: base, path, query") {
+  auto p = pqrt::azure::split_url("https://v.vault.azure.net/keys/K/1?api-version=7.4");
+  REQUIRE(p);
+  CHECK(p->base == "https://v.vault.azure.net");
+  CHECK(p->path == "/keys/K/1");
+  CHECK(p->query == "api-version=7.4");
+  auto q = pqrt::azure::split_url("http://127.0.0.1:8080");
+  REQUIRE(q);
+  CHECK(q->base == "http://127.0.0.1:8080");
+  CHECK(q->path.empty());
+  CHECK_FALSE(pqrt::azure::split_url("ftp://host/x"));
+  CHECK_FALSE(pqrt::azure::split_url("https://"));
+  CHECK_FALSE(pqrt::azure::split_url("https://user@host/x"));
+  CHECK_FALSE(pqrt::azure::split_url("https://host/x#frag"));
+}
+
+TEST_CASE("tokens are fetched again 5 minutes before expiry, or at half life when shorter") {
+  using std::chrono::seconds;
+  CHECK(pqrt::azure::refresh_after(seconds{3599}) == seconds{3299});
+  CHECK(pqrt::azure::refresh_after(seconds{600}) == seconds{300});
+  CHECK(pqrt::azure::refresh_after(seconds{60}) == seconds{30});
+  CHECK(pqrt::azure::refresh_after(seconds{1}) == seconds{1});
 }
