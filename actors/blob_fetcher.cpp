@@ -25,15 +25,13 @@ struct blob_fetcher_state {
 
 using blob_fetcher_actor = caf::stateful_actor<blob_fetcher_state>;
 
-/// Runs `op` until it succeeds, fails for good (not found, bad input), or 5 tries passed.
+/// Runs `op` until it succeeds, fails for good (not found, denied, bad input), or 5 tries passed.
 template <class Op>
 auto with_retries(const std::string& what, Op op) -> decltype(op()) {
   auto delay = std::chrono::milliseconds{200};
   for (int attempt = 1;; ++attempt) {
     auto result = op();
-    if (result || attempt == 5 || is(result.error(), errc::not_found) ||
-        is(result.error(), errc::invalid_argument))
-      return result;
+    if (result || attempt == 5 || is_permanent(result.error())) return result;
     log::warn(
         "blob_fetcher", "storage call failed, retrying",
         {{"blob", what}, {"attempt", std::to_string(attempt)}, {"error", render(result.error())}});

@@ -106,9 +106,10 @@ void load_script(decryptor_actor* self) {
             answer(self, caf::none);
           },
           [=](caf::error& err) {
-            answer(self, make_error(is(err, errc::not_found) ? errc::not_found : errc::unavailable,
-                                    "fetching the script " + self->state.settings->script_blob +
-                                        ": " + render(err)));
+            answer(self,
+                   make_error(is_permanent(err) ? static_cast<errc>(err.code()) : errc::unavailable,
+                              "fetching the script " + self->state.settings->script_blob + ": " +
+                                  render(err)));
           });
 }
 
@@ -137,9 +138,10 @@ void load(decryptor_actor* self) {
             answer(self, caf::none);
           },
           [=](caf::error& err) {
-            answer(self, make_error(is(err, errc::not_found) ? errc::not_found : errc::unavailable,
-                                    "fetching the data key " + self->state.settings->key_blob +
-                                        ": " + render(err)));
+            answer(self,
+                   make_error(is_permanent(err) ? static_cast<errc>(err.code()) : errc::unavailable,
+                              "fetching the data key " + self->state.settings->key_blob + ": " +
+                                  render(err)));
           });
 }
 

@@ -39,8 +39,9 @@ caf::actor need(job_parser_actor* self, const char* role) {
   return find_actor(self->system(), role);
 }
 
+// The scheduler reports `why` once, as the run's outcome, when the tree has stopped.
 void fail_run(job_parser_actor* self, const std::string& why) {
-  log::error("job_parser", why);
+  log::info("job_parser", "stopping: the run cannot go on");
   abort_run(self->system(), *self->state.settings, why);
   self->quit();
 }
@@ -192,7 +193,7 @@ void open_data_file(job_parser_actor* self) {
             request_chunk(self);
           },
           [=](caf::error& err) {
-            if (is(err, errc::not_found))
+            if (is_permanent(err))
               return fail_run(self,
                               "data file " + self->state.settings->data_blob + ": " + render(err));
             self->quit(err);
@@ -207,8 +208,7 @@ void start(job_parser_actor* self) {
             open_data_file(self);
           },
           [=](caf::error& err) {
-            if (is(err, errc::key_error) || is(err, errc::not_found) || is(err, errc::bad_format))
-              return fail_run(self, render(err));
+            if (is_permanent(err)) return fail_run(self, render(err));
             self->quit(err);
           });
 }

@@ -48,6 +48,7 @@ const std::map<std::string, tool_entry>& tools() {
       {"download", {run_download, "download a blob to a file"}},
       {"results", {run_results, "download and decrypt a run's results, in record order"}},
       {"status", {run_status, "a run's progress and state, from Redis"}},
+      {"sas", {run_sas, "print a SAS token for a container, a queue or the account"}},
   };
   return table;
 }

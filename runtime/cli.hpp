@@ -48,5 +48,6 @@ int run_upload(const std::vector<std::string>& args);
 int run_download(const std::vector<std::string>& args);
 int run_results(const std::vector<std::string>& args);
 int run_status(const std::vector<std::string>& args);
+int run_sas(const std::vector<std::string>& args);
 
 }  // namespace pqrt

@@ -43,6 +43,11 @@ bool is(const caf::error& err, errc code) {
   return err.category() == error_category && err.code() == static_cast<uint8_t>(code);
 }
 
+bool is_permanent(const caf::error& err) {
+  return is(err, errc::not_found) || is(err, errc::denied) || is(err, errc::invalid_argument) ||
+         is(err, errc::key_error) || is(err, errc::bad_format) || is(err, errc::config_invalid);
+}
+
 std::string context_of(const caf::error& err) {
   if (err.category() != error_category) return {};
   const auto& ctx = err.context();

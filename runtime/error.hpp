@@ -50,6 +50,10 @@ caf::error make_error(errc code, std::string context = {});
 /// True when `err` is a pqrt error with the given code.
 bool is(const caf::error& err, errc code);
 
+/// True for errors that trying again cannot mend: not_found, denied, invalid_argument,
+/// key_error, bad_format, config_invalid.
+bool is_permanent(const caf::error& err);
+
 /// Renders any error as one line: `auth_failed: line 17: ...` for pqrt errors, CAF's rendering
 /// else.
 std::string render(const caf::error& err);

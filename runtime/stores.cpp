@@ -24,8 +24,7 @@ namespace {
 
 /// True when the configuration names an Azure identity at all.
 bool has_identity(const config::settings& cfg) {
-  return cfg.use_managed_identity || !cfg.service_principal_client_id.empty() ||
-         !cfg.service_principal_secret.empty();
+  return cfg.use_managed_identity || !cfg.service_principal_client_id.empty();
 }
 
 /// Azure Storage as the configuration describes it: the account, its endpoints (Azurite's

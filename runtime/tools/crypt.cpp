@@ -1,5 +1,6 @@
-// pqrt encrypt records|file --key aes.encrypted --unwrap-with KEY.pem --in IN --out OUT
-// pqrt decrypt records|file --key aes.encrypted --unwrap-with KEY.pem --in IN --out OUT
+// pqrt encrypt records|file --key aes.encrypted [--unwrap-with KEY.pem|kv] --in IN --out OUT
+// pqrt decrypt records|file --key aes.encrypted [--unwrap-with KEY.pem|kv] --in IN --out OUT
+//   (--unwrap-with kv, or none: the key source of the configuration, e.g. Key Vault)
 // Records: one sealed record per line behind a header line naming the data set (see
 // crypto/record_cipher.hpp). Files: chunked AES-256-GCM, streamed in constant memory. Outputs
 // appear only when complete; a decrypt that meets a bad record names every bad line, writes no
@@ -168,9 +169,10 @@ po::options_description crypt_options(const std::string& command) {
   opts.add_options()                                                                          //
       ("what", po::value<std::string>(), "records (one record per line) or file (any file)")  //
       ("key", po::value<std::string>()->required(), "wrapped data key file")                  //
-      ("unwrap-with", po::value<std::string>()->required(), "RSA private key PEM")            //
-      ("in", po::value<std::string>()->required(), "input file, - for stdin")                 //
-      ("out", po::value<std::string>()->required(), "output file, - for stdout")              //
+      ("unwrap-with", po::value<std::string>(),
+       "RSA private key PEM, or kv: the Key Vault key of the config (default: key_source)")  //
+      ("in", po::value<std::string>()->required(), "input file, - for stdin")                //
+      ("out", po::value<std::string>()->required(), "output file, - for stdout")             //
       ("dataset", po::value<std::string>(),
        "records: data set id (encrypt default: the input's base name; decrypt: checked)")  //
       ("format", po::value<std::string>()->default_value("pqrt"),
@@ -185,7 +187,9 @@ int run_crypt(const std::string& command, const std::vector<std::string>& args) 
   po::positional_options_description pos;
   pos.add("what", 1);
   int code = exit_ok;
-  if (!parse_tool_args(command, args, crypt_options(command), pos, job.vm, code)) return code;
+  config::settings cfg;
+  if (!parse_tool_config(command, args, crypt_options(command), pos, job.vm, cfg, code))
+    return code;
   auto what = job.vm.count("what") ? job.vm["what"].as<std::string>() : "";
   if (what != "records" && what != "file")
     return usage_error(command, what.empty()
@@ -194,8 +198,8 @@ int run_crypt(const std::string& command, const std::vector<std::string>& args) 
   auto format = job.vm["format"].as<std::string>();
   if (format != "pqrt" && format != "legacy")
     return usage_error(command, "unknown --format '" + format + "' (expected pqrt or legacy)");
-  auto key = tools::load_data_key(job.vm["key"].as<std::string>(),
-                                  job.vm["unwrap-with"].as<std::string>());
+  auto unwrap_with = job.vm.count("unwrap-with") ? job.vm["unwrap-with"].as<std::string>() : "";
+  auto key = tools::load_data_key(job.vm["key"].as<std::string>(), unwrap_with, cfg);
   if (!key) return tools::fail(command, key.error());
   job.key = std::move(*key);
   auto in = tools::input_file::open(job.vm["in"].as<std::string>());

@@ -1,5 +1,7 @@
 #include "runtime/tools/tool_io.hpp"
 
+#include "runtime/stores.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -63,15 +65,20 @@ caf::expected<std::unique_ptr<input_file>> input_file::open(const std::string& p
 }
 
 caf::expected<crypto::shared_secret> load_data_key(const std::string& wrapped_key_path,
-                                                   const std::string& private_key_path) {
+                                                   const std::string& unwrap_with,
+                                                   const config::settings& cfg) {
   auto wrapped = crypto::read_wrapped_key_file(wrapped_key_path);
   if (!wrapped) return wrapped.error();
-  auto rsa = crypto::rsa_key::load_pem_file(private_key_path);
-  if (!rsa) return rsa.error();
-  if (!rsa->has_private())
-    return make_error(errc::key_error, private_key_path + " holds no private key");
-  auto source = crypto::make_local_key_source(std::move(*rsa), private_key_path);
-  auto key = source->unwrap(*wrapped);
+  auto source_cfg = cfg;
+  if (unwrap_with == "kv") {
+    source_cfg.key_source = "keyvault";
+  } else if (!unwrap_with.empty()) {
+    source_cfg.key_source = "local";
+    source_cfg.rsa_private_key_file = unwrap_with;
+  }
+  auto source = make_key_source(source_cfg);
+  if (!source) return source.error();
+  auto key = (*source)->unwrap(*wrapped);
   if (!key) return key.error();
   return std::make_shared<const crypto::secure_buffer>(std::move(*key));
 }

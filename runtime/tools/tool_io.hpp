@@ -12,6 +12,8 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "config/config.hpp"
+
 #include "crypto/secure_buffer.hpp"
 
 namespace pqrt::tools {
@@ -51,9 +53,11 @@ private:
   std::unique_ptr<char[]> buffer_;
 };
 
-/// Unwraps the data key in `wrapped_key_path` with the RSA private key in `private_key_path`.
+/// Unwraps the data key in `wrapped_key_path`: with the RSA private key file `unwrap_with`, with
+/// the configured Key Vault key when it is "kv", else with the configured key source.
 caf::expected<crypto::shared_secret> load_data_key(const std::string& wrapped_key_path,
-                                                   const std::string& private_key_path);
+                                                   const std::string& unwrap_with,
+                                                   const config::settings& cfg);
 
 /// Prints `pqrt <command>: <error>` through the logger; returns exit_failure.
 int fail(const std::string& command, const caf::error& err);

@@ -16,6 +16,7 @@
 #include "azure/queue_client.hpp"
 #include "azure/storage_auth.hpp"
 #include "fixtures/azurite.hpp"
+#include "fixtures/secrets.hpp"
 #include "runtime/error.hpp"
 
 using namespace pqrt::azure;
@@ -49,6 +50,7 @@ azure_storage_options base_options() {
 azure_storage_options key_options() {
   auto opt = base_options();
   opt.account_key = azurite::key;
+  pqrt::test::record_secret(azurite::key);
   return opt;
 }
 
@@ -67,6 +69,7 @@ std::string account_sas() {
       make_account_sas(azurite::account, azurite::key, "bq", "sco",
                        sas_window("rwdlacup", std::chrono::minutes{-5}, std::chrono::hours{1}));
   REQUIRE(token);
+  pqrt::test::record_sas(*token);
   return *token;
 }
 
@@ -97,6 +100,7 @@ blob_pair blob_stores(bool sas, const std::string& container) {
       make_container_sas(azurite::account, azurite::key, container,
                          sas_window("racwdl", std::chrono::minutes{-5}, std::chrono::hours{1}));
   REQUIRE(token);
+  pqrt::test::record_sas(*token);
   opt.sas[container] = "?" + *token;
   return {blob_store(admin), blob_store(opt)};
 }
@@ -114,6 +118,7 @@ queue_pair queue_stores(bool sas, const std::string& queue) {
   auto token = make_queue_sas(azurite::account, azurite::key, queue,
                               sas_window("raup", std::chrono::minutes{-5}, std::chrono::hours{1}));
   REQUIRE(token);
+  pqrt::test::record_sas(*token);
   opt.sas[queue] = *token;
   return {queue_store(admin), queue_store(opt)};
 }

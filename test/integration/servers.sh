@@ -13,6 +13,7 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null
   done
   wait 2>/dev/null
+  keep_logs
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -81,3 +82,72 @@ check_log() {
   if "$@"; then pass "$name"; else fail "$name" "check failed: $*; $log: $(log_tail "$log")"; fi
 }
 
+
+# --- Azure: Azurite and the Entra ID / IMDS / Key Vault fixture ---------------------------------
+# Azurite's well-known development account key (public, but handled as a secret all the same).
+AZURITE_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# start_azurite DIR: Azurite's blob and queue services with their data on disk in DIR; sets
+# BLOB_PORT, QUEUE_PORT, AZURE_ENDPOINTS (the pqrt flags for them) and AZURE_STORAGE (the same
+# with the account key).
+start_azurite() {
+  local dir="$1" bin="$SOURCE_DIR/.deps/azurite/node_modules/.bin"
+  mkdir -p "$dir"
+  BLOB_PORT="$(free_port)"
+  QUEUE_PORT="$(free_port)"
+  "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --location "$dir" \
+    --skipApiVersionCheck --silent >"$WORK/azurite-blob.log" 2>&1 &
+  PIDS+=($!)
+  "$bin/azurite-queue" --queueHost 127.0.0.1 --queuePort "$QUEUE_PORT" --location "$dir" \
+    --skipApiVersionCheck --silent >"$WORK/azurite-queue.log" 2>&1 &
+  PIDS+=($!)
+  secret "$AZURITE_KEY"
+  AZURE_ENDPOINTS=(--storage azure --storage-account-name devstoreaccount1
+    --blob-endpoint "http://127.0.0.1:$BLOB_PORT/devstoreaccount1"
+    --queue-endpoint "http://127.0.0.1:$QUEUE_PORT/devstoreaccount1")
+  AZURE_STORAGE=("${AZURE_ENDPOINTS[@]}" --storage-account-key "$AZURITE_KEY")
+  wait_until 60 '(exec 3<>"/dev/tcp/127.0.0.1/$BLOB_PORT") && (exec 3<>"/dev/tcp/127.0.0.1/$QUEUE_PORT")'
+}
+
+# The identity the fixture knows: tenant, service principal, user-assigned managed identity.
+FX_TENANT=pqrt-test-tenant
+FX_CLIENT_ID=11111111-2222-3333-4444-555555555555
+FX_MI_CLIENT_ID=66666666-7777-8888-9999-000000000000
+FX_CLIENT_SECRET="fx-secret-$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')"
+# start_fixture NAME [ARGS...]: test/fixtures/azure_fixture.py (Entra ID, IMDS, Key Vault; a
+# fault-injecting proxy with --upstream) on a free port, logging to $WORK/NAME.log; sets FX_URL.
+# Every token it issues is registered as a secret.
+start_fixture() {
+  local name="$1"
+  shift
+  rm -f "$WORK/$name.port"
+  "$PY" "$SOURCE_DIR/test/fixtures/azure_fixture.py" --port-file "$WORK/$name.port" \
+    --tenant "$FX_TENANT" --client-id "$FX_CLIENT_ID" --client-secret "$FX_CLIENT_SECRET" \
+    --imds-client-id "$FX_MI_CLIENT_ID" --log "$WORK/$name.log" \
+    --secrets-file "${TEST_SECRETS_DIR:-$WORK}/${TEST_SUITE:-suite}-$name" "$@" &
+  PIDS+=($!)
+  wait_until 30 '[ -s "$WORK/$name.port" ]' || return 1
+  FX_URL="http://127.0.0.1:$(cat "$WORK/$name.port")"
+}
+# fixture_config URL JSON: changes a running fixture (fault rate, forbid, token ttl).
+fixture_config() {
+  curl -sf -X POST -H 'Content-Type: application/json' --data "$2" "$1/_fixture/config" >/dev/null
+}
+# fixture_stat URL EXPR: a value of the fixture's counters, e.g. 'faults["503"]'.
+fixture_stat() {
+  curl -sf "$1/_fixture/stats" | "$PY" -c "import json, sys; s = json.load(sys.stdin); print(s$2)"
+}
+# The pqrt flags of the fixture's identities and Key Vault; the client secret goes by environment
+# (PQRT_SERVICE_PRINCIPAL_SECRET, exported by fixture_secret).
+fixture_secret() {
+  export PQRT_SERVICE_PRINCIPAL_SECRET="$FX_CLIENT_SECRET"
+  secret "$FX_CLIENT_SECRET"
+}
+# sp_identity TOKEN_URL [VAULT_URL], mi_identity IMDS_URL [VAULT_URL] (default: the same).
+sp_identity() {
+  echo --tenant-id "$FX_TENANT" --service-principal-client-id "$FX_CLIENT_ID" \
+    --azure-authority-host "$1" --azure-keyvault-url "${2:-$1}" --key-source keyvault
+}
+mi_identity() {
+  echo --use-managed-identity true --managed-identity-client-id "$FX_MI_CLIENT_ID" \
+    --imds-endpoint "$1" --azure-keyvault-url "${2:-$1}" --key-source keyvault
+}
