@@ -98,30 +98,11 @@ caf::expected<http_response> key_vault_client::call(const std::string& operation
   req.query.emplace_back("api-version", api_version);
   req.set_header("Accept", "application/json");
   if (!req.body.empty()) req.set_header("Content-Type", "application/json");
-  auto& credential = options_.credential;
-  signer sign = [&credential](http_request& r) -> caf::error {
-    auto token = credential->token(resources::vault);
-    if (!token) return token.error();
-    r.set_header("Authorization", "Bearer " + *token);
-    return {};
-  };
-  for (int round = 0;; ++round) {
-    auto resp = client_.send(operation, resource, req, sign);
-    if (!resp) return resp.error();
-    if (resp->status == 401 && round == 0) {
-      // An expired or revoked token: one more try with a new one.
-      log::warn("azure", "Key Vault answered 401; fetching a new token",
-                {{"operation", operation}, {"resource", resource}});
-      credential->invalidate(resources::vault);
-      continue;
-    }
-    if (resp->status / 100 != 2) {
-      auto err = response_error(operation, resource, *resp);
-      wipe(resp->body);
-      return err;
-    }
-    return resp;
-  }
+  auto resp =
+      send_authorized(client_, *options_.credential, resources::vault, operation, resource, req);
+  wipe(req.body);
+  if (!resp) return resp.error();
+  return resp;
 }
 
 caf::expected<vault_key> key_vault_client::get_key(const std::string& name,

@@ -197,6 +197,32 @@ private:
 
 }  // namespace
 
+caf::expected<http_response> send_authorized(http_client& client, token_provider& credential,
+                                             const std::string& audience,
+                                             const std::string& operation,
+                                             const std::string& resource,
+                                             const http_request& request) {
+  signer sign = [&credential, &audience](http_request& r) -> caf::error {
+    auto token = credential.token(audience);
+    if (!token) return token.error();
+    r.set_header("Authorization", "Bearer " + *token);
+    return {};
+  };
+  for (int round = 0;; ++round) {
+    auto resp = client.send(operation, resource, request, sign);
+    if (!resp) return resp.error();
+    if (resp->status == 401 && round == 0) {
+      // An expired or revoked token: one more try with a new one.
+      log::warn("azure", "401 Unauthorized; fetching a new token",
+                {{"operation", operation}, {"resource", resource}});
+      credential.invalidate(audience);
+      continue;
+    }
+    if (resp->status / 100 != 2) return response_error(operation, resource, *resp);
+    return resp;
+  }
+}
+
 caf::expected<std::shared_ptr<token_provider>> make_client_secret_credential(
     client_secret_options options) {
   if (options.tenant.empty())

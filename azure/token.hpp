@@ -62,6 +62,14 @@ caf::expected<std::shared_ptr<token_provider>> make_client_secret_credential(
 caf::expected<std::shared_ptr<token_provider>> make_managed_identity_credential(
     managed_identity_options options);
 
+/// Sends `request` with a bearer token of `credential` for `audience`; a 401 drops the token
+/// and tries once more with a new one. A final non-2xx status is `response_error`.
+caf::expected<http_response> send_authorized(http_client& client, token_provider& credential,
+                                             const std::string& audience,
+                                             const std::string& operation,
+                                             const std::string& resource,
+                                             const http_request& request);
+
 /// When a token fetched now with a lifetime of `lifetime` should be fetched again.
 std::chrono::seconds refresh_after(std::chrono::seconds lifetime);
 

@@ -1,8 +1,10 @@
 // pqrt: picks the role or tool from the command line; everything else lives in runtime/.
 #include "runtime/cli.hpp"
+#include "runtime/memory.hpp"
 #include "runtime/shutdown.hpp"
 
 int main(int argc, char** argv) {
+  pqrt::tune_allocator();
   pqrt::block_shutdown_signals();
   return pqrt::run_cli(argc, argv);
 }

@@ -8,7 +8,7 @@
 set -uo pipefail
 logs="${TEST_LOG_DIR:?set by CMake}"
 secrets_dir="${TEST_SECRETS_DIR:?set by CMake}"
-min="${1:-1}"
+min="${1:-0}"
 patterns="$(mktemp)"
 trap 'rm -f "$patterns"' EXIT
 # Every secret as is, and URL-encoded when that differs (SAS signatures travel in URLs).

@@ -1,5 +1,5 @@
 // azure/: the blob and queue stores against Azurite, with Shared Key and with SAS tokens made
-// from the account key: every operation, streamed 64 MiB blobs in bounded memory, append
+// from the account key: every operation, a streamed 300 MiB blob in flat memory, append
 // positions, the local store's semantics (not_found, nullopt, sorted listings) and clear errors.
 #include <algorithm>
 #include <chrono>
@@ -17,6 +17,7 @@
 #include "azure/storage_auth.hpp"
 #include "fixtures/azurite.hpp"
 #include "fixtures/secrets.hpp"
+#include "runtime/memory.hpp"
 #include "runtime/error.hpp"
 
 using namespace pqrt::azure;
@@ -370,11 +371,12 @@ TEST_CASE("azure queue store with SAS tokens") {
   queue_scenario(true);
 }
 
-TEST_CASE("a 64 MiB blob goes up and down in pieces in bounded memory") {
+TEST_CASE("a 300 MiB blob goes up and down in pieces in flat memory") {
+  pqrt::tune_allocator();  // as pqrt's main does
   auto store = blob_store(key_options());
   const std::string c = "big";
   REQUIRE(!store->create_container(c));
-  const uint64_t total = 64ull * 1024 * 1024;
+  const uint64_t total = 300ull * 1024 * 1024;
   const size_t piece = 1024 * 1024;
   auto hwm_before = vm_hwm_kib();
   {
@@ -403,11 +405,13 @@ TEST_CASE("a 64 MiB blob goes up and down in pieces in bounded memory") {
     CHECK(at == total);
   }
   auto growth_mib = (vm_hwm_kib() - hwm_before) / 1024;
-  MESSAGE("VmHWM growth: " << growth_mib << " MiB for a 64 MiB blob");
+  MESSAGE("VmHWM growth: " << growth_mib << " MiB for a 300 MiB blob");
+  // Flat: a few 4 MiB blocks and ranges in flight, not the blob. AddressSanitizer adds its
+  // shadow memory and a 16 MiB quarantine (test/run.sh), hence its looser bound.
 #if defined(__SANITIZE_ADDRESS__)
-  MESSAGE("RSS bound not checked under AddressSanitizer");
+  CHECK(growth_mib < 120);
 #else
-  CHECK(growth_mib < 48);
+  CHECK(growth_mib < 40);
 #endif
   CHECK(!store->remove(c, "big.bin"));
 }

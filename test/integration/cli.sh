@@ -34,8 +34,14 @@ run "$PQRT" --role=scheduler --log-format=text
 expect "a scheduler on Azure storage without an account names the fields and exits 3" 3 \
   "storage azure needs storage_account_name"
 run "$PQRT" --role=scheduler --storage local --log-format=text
-expect "a scheduler with Key Vault keys, which this build lacks, says so and exits 3" 3 \
-  "key_source keyvault: Key Vault is not part of this build"
+expect "a scheduler with Key Vault keys but no vault URL names the field and exits 3" 3 \
+  "azure_keyvault_url: required for Key Vault"
+run "$PQRT" --role=scheduler --storage local --log-format=text --azure-keyvault-url https://v.example
+expect "a scheduler with a vault but no Azure identity names the fields and exits 3" 3 \
+  "Azure credentials: set tenant_id, service_principal_client_id and service_principal_secret, or use_managed_identity"
+run "$PQRT" --role=scheduler --storage local --log-format=text --azure-keyvault-url https://v.example \
+  --service-principal-client-id app --service-principal-secret s3cret-value
+expect "a service principal without a tenant names the field and exits 3" 3 "tenant_id: required"
 run "$PQRT" --role=local --log-format=text
 expect "the local role without an RSA key names the field and exits 3" 3 \
   "rsa_private_key_file: required when key_source is local"

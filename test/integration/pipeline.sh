@@ -5,7 +5,8 @@
 # script that fails one record; a scheduler started twice for one run; and nothing in clear at
 # rest (the Redis dump and every stored file searched for a marker that is in every record and in
 # the script). TEST_STORAGE=azure runs all of it on Azure Storage as emulated by Azurite (started
-# here, its data on disk in $WORK/azurite) instead of local storage.
+# here, its data on disk in $WORK/azurite) instead of local storage, with the data key wrapped
+# and unwrapped by Key Vault (test/fixtures/azure_fixture.py) instead of a local RSA key.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
 source "$(dirname "$0")/servers.sh"
@@ -13,31 +14,27 @@ source "$(dirname "$0")/servers.sh"
 export PQRT_LOG_FORMAT=text
 STORE="$WORK/store"
 if [ "${TEST_STORAGE:-local}" = azure ]; then
-  AZ_BIN="$SOURCE_DIR/.deps/azurite/node_modules/.bin"
-  BLOB_PORT="$(free_port)"
-  QUEUE_PORT="$(free_port)"
+  # Azure Storage as Azurite emulates it (its data on disk, searched below), and the data key
+  # wrapped by a Key Vault key: the fixture is Entra ID, IMDS and the vault. The scheduler and
+  # the tools sign in as the service principal, the workers with the managed identity.
   STORE="$WORK/azurite"
-  mkdir -p "$STORE"
-  "$AZ_BIN/azurite-blob" --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --location "$STORE" \
-    --skipApiVersionCheck --silent >"$WORK/azurite-blob.log" 2>&1 &
-  PIDS+=($!)
-  "$AZ_BIN/azurite-queue" --queueHost 127.0.0.1 --queuePort "$QUEUE_PORT" --location "$STORE" \
-    --skipApiVersionCheck --silent >"$WORK/azurite-queue.log" 2>&1 &
-  PIDS+=($!)
-  check "Azurite starts" wait_until 60 \
-    '(exec 3<>"/dev/tcp/127.0.0.1/$BLOB_PORT") && (exec 3<>"/dev/tcp/127.0.0.1/$QUEUE_PORT")'
-  # Azurite's well-known development account (not a secret).
-  STORAGE=(--storage azure --storage-account-name devstoreaccount1
-    --storage-account-key "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-    --blob-endpoint "http://127.0.0.1:$BLOB_PORT/devstoreaccount1"
-    --queue-endpoint "http://127.0.0.1:$QUEUE_PORT/devstoreaccount1")
+  check "Azurite starts" start_azurite "$STORE"
+  STORAGE=("${AZURE_STORAGE[@]}")
+  fixture_secret
+  check "the Entra ID / IMDS / Key Vault fixture starts" start_fixture fx
+  KEY_CFG=($(sp_identity "$FX_URL"))
+  WORKER_KEY_CFG=($(mi_identity "$FX_URL"))
+  "$PQRT" keygen data-key --wrap-with kv --out aes.encrypted "${KEY_CFG[@]}" 2>/dev/null
+  KEYS=(--key aes.encrypted "${KEY_CFG[@]}")
 else
   STORAGE=(--storage local --local-storage-dir "$STORE")
+  # One data key for everything here, wrapped by a local RSA key.
+  "$PQRT" keygen rsa --out rsa.pem --public-out rsa.pub.pem 2>/dev/null
+  "$PQRT" keygen data-key --wrap-with rsa.pub.pem --out aes.encrypted 2>/dev/null
+  KEYS=(--key aes.encrypted --unwrap-with rsa.pem)
+  KEY_CFG=(--key-source local --rsa-private-key-file "$WORK/rsa.pem")
+  WORKER_KEY_CFG=("${KEY_CFG[@]}")
 fi
-# One data key for everything here.
-"$PQRT" keygen rsa --out rsa.pem --public-out rsa.pub.pem 2>/dev/null
-"$PQRT" keygen data-key --wrap-with rsa.pub.pem --out aes.encrypted 2>/dev/null
-KEYS=(--key aes.encrypted --unwrap-with rsa.pem)
 
 PORT="$(free_port)"
 check "a redis-server starts" start_redis_plain main "$PORT"
@@ -45,8 +42,11 @@ URL="redis://127.0.0.1:$PORT"
 
 # Configuration shared by every process of a run (flags; a run adds its own).
 common() {
-  echo --redis "$URL" "${STORAGE[@]}" --key-source local \
-    --rsa-private-key-file "$WORK/rsa.pem" --encrypted-aes-key-filename aes.encrypted
+  echo --redis "$URL" "${STORAGE[@]}" "${KEY_CFG[@]}" --encrypted-aes-key-filename aes.encrypted
+}
+# The same for workers (their own identity).
+common_worker() {
+  echo --redis "$URL" "${STORAGE[@]}" "${WORKER_KEY_CFG[@]}" --encrypted-aes-key-filename aes.encrypted
 }
 # seal NAME PLAIN: encrypts a records file and uploads it as blob NAME.
 seal() {
@@ -64,7 +64,7 @@ workers() {
   shift 2
   WORKERS=()
   for i in $(seq "$n"); do
-    "$PQRT" --role=worker $(common) "$@" >"$WORK/$prefix$i.log" 2>&1 &
+    "$PQRT" --role=worker $(common_worker) "$@" >"$WORK/$prefix$i.log" 2>&1 &
     WORKERS+=($!)
     PIDS+=($!)
   done
@@ -111,6 +111,10 @@ check "every record's result is present once, in record order, and equals sha256
   cmp -s big.out big.expected
 check "the manifest accounts for every job once" \
   test "$(finished big)" -eq 100000
+if [ "${TEST_STORAGE:-local}" = azure ]; then
+  check "the scheduler and every worker unwrapped the data key in Key Vault" \
+    test "$(fixture_stat "$FX_URL" '["by_route"]["unwrap"]')" -ge 4
+fi
 
 # --- 6: the same run id again enqueues nothing ---------------------------------------------------
 jobs_before="$(redis-cli -u "$URL" dbsize)"
