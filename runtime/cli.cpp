@@ -71,8 +71,14 @@ po::options_description global_options() {
        "time to finish in-flight work on SIGTERM: 25s, 500ms, 2m (overrides shutdown_grace_sec)")  //
       ("redis", po::value<std::string>(), "Redis URL (the same as --redis-url)")  //
       ("queues", po::value<std::string>(),
-       "worker: queues to serve in priority order: high,low")  //
-      ("burst", "worker: end once the queues are empty");
+       "worker: queues to serve in priority order: high,low")                  //
+      ("burst", "worker: end once the queues are empty")                       //
+      ("once", "metrics: one round, then exit (for a systemd timer or cron)")  //
+      ("interval", po::value<std::string>(),
+       "metrics: a round every 60s, 5m, ... until SIGTERM (default 60s); also the window")  //
+      ("out", po::value<std::string>(),
+       "metrics: append the documents to this JSON-lines file "
+       "instead of the metrics queue");
   return opts;
 }
 
@@ -165,6 +171,16 @@ int run_global(const po::variables_map& vm) {
   role_options opt;
   if (vm.count("queues")) opt.queues = vm["queues"].as<std::string>();
   opt.burst = vm.count("burst") > 0;
+  opt.once = vm.count("once") > 0;
+  if (vm.count("interval")) {
+    caf::timespan interval{};
+    if (!parse_duration(vm["interval"].as<std::string>(), interval) ||
+        interval < std::chrono::milliseconds{100})
+      return usage_error("", "bad --interval '" + vm["interval"].as<std::string>() +
+                                 "' (use 60s, 5m, 1s; at least 100ms)");
+    opt.interval = interval;
+  }
+  if (vm.count("out")) opt.out = vm["out"].as<std::string>();
   return run_role(role, *cfg, opt, grace);
 }
 

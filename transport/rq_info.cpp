@@ -1,5 +1,6 @@
 // rq_store: reading jobs, results, queues and workers back, as `rq info` and Job.fetch do.
 #include <algorithm>
+#include <optional>
 
 #include "transport/detail/rq_util.hpp"
 #include "transport/rq_keys.hpp"
@@ -52,6 +53,19 @@ caf::expected<std::vector<queue_info>> rq_store::queues_info() {
                    v[5].integer, v[6].integer});
   }
   return out;
+}
+
+caf::expected<std::optional<double>> rq_store::oldest_queued_age(const std::string& queue) {
+  // RQ pushes on the right and workers pop from the left: the head is the oldest.
+  auto head = client_.command({"LINDEX", rq_keys::queue(queue), "0"});
+  if (!head) return head.error();
+  if (head->type != redis_reply::kind::string) return std::optional<double>{};
+  auto at = client_.command({"HGET", rq_keys::job(head->str), "enqueued_at"});
+  if (!at) return at.error();
+  auto when = parse_rq_timestamp(at->str);
+  if (!when) return std::optional<double>{};
+  auto age = std::chrono::duration<double>(std::chrono::system_clock::now() - *when).count();
+  return std::optional<double>{std::max(0.0, age)};
 }
 
 caf::expected<std::vector<worker_info>> rq_store::workers_info() {

@@ -123,6 +123,8 @@ public:
   caf::expected<std::vector<queue_info>> queues_info();
   /// The live workers, like `rq info`.
   caf::expected<std::vector<worker_info>> workers_info();
+  /// Seconds since the job at the head of `queue` was enqueued; nullopt for an empty queue.
+  caf::expected<std::optional<double>> oldest_queued_age(const std::string& queue);
 
   // --- pqrt runs (rq_runs.cpp) -------------------------------------------------------------
   /// The run's hash (empty when the run is unknown).

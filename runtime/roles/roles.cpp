@@ -16,6 +16,7 @@ int run_role(const std::string& role, const config::settings& cfg, const role_op
   if (role == "worker") return run_worker(cfg, opt, grace);
   if (role == "scheduler") return run_scheduler(cfg, opt, grace);
   if (role == "local") return run_local(cfg, opt, grace);
+  if (role == "metrics") return run_metrics(cfg, opt, grace);
   // No other role tree is part of this build yet: say so and fail rather than pretend to run.
   log::error("runtime", "role is not available in this build", {{"role", role}});
   return exit_failure;

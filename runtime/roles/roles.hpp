@@ -21,6 +21,9 @@ const std::vector<std::string>& known_roles();
 struct role_options {
   std::string queues;  ///< --queues high,default (empty: the queue_name field)
   bool burst = false;  ///< --burst: end when the queues are empty
+  bool once = false;   ///< metrics --once: one round, then exit
+  caf::timespan interval{std::chrono::seconds{60}};  ///< metrics --interval
+  std::string out;                                   ///< metrics --out FILE (JSON lines)
 };
 
 /// Runs `role` with the loaded configuration; returns the process exit code.
@@ -31,6 +34,8 @@ int run_role(const std::string& role, const config::settings& cfg, const role_op
 int run_worker(const config::settings& cfg, const role_options& opt, caf::timespan grace);
 /// The scheduler role (runtime/roles/scheduler.cpp).
 int run_scheduler(const config::settings& cfg, const role_options& opt, caf::timespan grace);
+/// The metrics role (runtime/roles/metrics.cpp).
+int run_metrics(const config::settings& cfg, const role_options& opt, caf::timespan grace);
 /// The local all-in-one role (runtime/roles/local.cpp).
 int run_local(const config::settings& cfg, const role_options& opt, caf::timespan grace);
 

@@ -1,0 +1,217 @@
+// ARM listings and Azure Monitor metrics over REST (see arm_client.hpp).
+#include "azure/arm_client.hpp"
+
+#include <rapidjson/document.h>
+
+#include "azure/encoding.hpp"
+#include "runtime/error.hpp"
+
+namespace pqrt::azure {
+
+namespace {
+
+constexpr const char* compute_api = "2024-07-01";
+constexpr const char* monitor_api = "2023-10-01";
+
+std::string str(const rapidjson::Value& obj, const char* name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+const rapidjson::Value* member(const rapidjson::Value& obj, const char* name) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+std::optional<double> number(const rapidjson::Value& obj, const char* name) {
+  auto v = member(obj, name);
+  if (!v || !v->IsNumber()) return std::nullopt;
+  return v->GetDouble();
+}
+
+caf::expected<rapidjson::Document> parse(const std::string& what, const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return make_error(errc::bad_format, what + ": the answer is not a JSON object");
+  return doc;
+}
+
+/// The query of a nextLink as decoded pairs (the client encodes them again).
+header_list parse_query(const std::string& query) {
+  header_list out;
+  size_t start = 0;
+  while (start <= query.size()) {
+    auto end = query.find('&', start);
+    if (end == std::string::npos) end = query.size();
+    auto part = query.substr(start, end - start);
+    if (!part.empty()) {
+      auto eq = part.find('=');
+      out.emplace_back(url_decode(part.substr(0, eq), true),
+                       eq == std::string::npos ? "" : url_decode(part.substr(eq + 1), true));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+arm_client::arm_client(arm_options options, url_parts parts)
+    : options_(std::move(options)),
+      base_(parts.base),
+      prefix_(parts.path),
+      client_(parts.base, options_.http) {
+  // nop
+}
+
+caf::expected<std::shared_ptr<arm_client>> arm_client::make(arm_options options) {
+  if (!options.credential)
+    return make_error(errc::config_invalid,
+                      "ARM needs a credential: tenant_id, service_principal_client_id and "
+                      "service_principal_secret, or use_managed_identity");
+  auto parts = split_url(options.endpoint);
+  if (!parts || !parts->query.empty())
+    return make_error(errc::config_invalid,
+                      "arm_endpoint: '" + options.endpoint + "' is not an http(s) URL");
+  while (!parts->path.empty() && parts->path.back() == '/')
+    parts->path.pop_back();
+  return std::make_shared<arm_client>(std::move(options), std::move(*parts));
+}
+
+caf::expected<http_response> arm_client::get(const std::string& operation,
+                                             const std::string& resource, http_request req) {
+  req.method = "GET";
+  req.set_header("Accept", "application/json");
+  return send_authorized(client_, *options_.credential, resources::management, operation, resource,
+                         req);
+}
+
+caf::expected<std::vector<arm_resource>> arm_client::list_pages(const std::string& path,
+                                                                const std::string& kind,
+                                                                const std::string& scale_set) {
+  std::vector<arm_resource> out;
+  http_request req;
+  req.path = prefix_ + path;
+  req.query = {{"api-version", compute_api}};
+  for (int page = 0; page < 10000; ++page) {
+    auto resp = get("list " + kind + "s", path, req);
+    if (!resp) return resp.error();
+    auto doc = parse("list " + path, resp->body);
+    if (!doc) return doc.error();
+    auto value = member(*doc, "value");
+    if (!value || !value->IsArray())
+      return make_error(errc::bad_format, "list " + path + ": the answer has no 'value' array");
+    for (auto& item : value->GetArray()) {
+      arm_resource r;
+      r.id = str(item, "id");
+      r.name = str(item, "name");
+      r.location = str(item, "location");
+      r.kind = kind;
+      r.scale_set = scale_set;
+      if (auto props = member(item, "properties"))
+        if (auto os = member(*props, "osProfile")) r.computer_name = str(*os, "computerName");
+      if (r.id.empty() || r.name.empty())
+        return make_error(errc::bad_format, "list " + path + ": an item without id or name");
+      out.push_back(std::move(r));
+    }
+    auto next = str(*doc, "nextLink");
+    if (next.empty()) return out;
+    // Follow the link as it is, but only on the ARM endpoint: the token goes with it.
+    auto parts = split_url(next);
+    if (!parts || parts->base != base_)
+      return make_error(errc::bad_format,
+                        "list " + path + ": nextLink '" + next + "' leaves " + base_);
+    req.path = parts->path;
+    req.query = parse_query(parts->query);
+  }
+  return make_error(errc::bad_format, "list " + path + ": more than 10,000 pages");
+}
+
+caf::expected<std::vector<arm_resource>> arm_client::list_resources(
+    const std::string& subscription, const std::string& resource_group) {
+  auto group = "/subscriptions/" + url_encode(subscription) + "/resourceGroups/" +
+               url_encode(resource_group) + "/providers/Microsoft.Compute";
+  auto vms = list_pages(group + "/virtualMachines", "virtualMachine", "");
+  if (!vms) return vms.error();
+  auto sets = list_pages(group + "/virtualMachineScaleSets", "virtualMachineScaleSet", "");
+  if (!sets) return sets.error();
+  auto out = std::move(*vms);
+  for (auto& set : *sets) {
+    auto instances =
+        list_pages(group + "/virtualMachineScaleSets/" + url_encode(set.name) + "/virtualMachines",
+                   "virtualMachineScaleSetInstance", set.name);
+    if (!instances) return instances.error();
+    out.push_back(set);
+    for (auto& i : *instances)
+      out.push_back(std::move(i));
+  }
+  return out;
+}
+
+caf::expected<metrics_answer> arm_client::get_metrics(const std::string& resource_id,
+                                                      const std::vector<std::string>& metrics,
+                                                      std::chrono::system_clock::time_point start,
+                                                      std::chrono::system_clock::time_point end,
+                                                      const std::string& interval,
+                                                      bool split_by_vm) {
+  std::string names;
+  for (auto& m : metrics) {
+    if (!names.empty()) names += ',';
+    names += m;
+  }
+  http_request req;
+  req.path = prefix_ + url_encode(resource_id, true) + "/providers/Microsoft.Insights/metrics";
+  req.query = {{"api-version", monitor_api},
+               {"metricnames", names},
+               {"timespan", iso8601(start) + "/" + iso8601(end)},
+               {"interval", interval},
+               {"aggregation", "average,maximum,total"}};
+  if (split_by_vm) req.query.emplace_back("$filter", "VMName eq '*'");
+  auto resp = get("get metrics", resource_id, req);
+  if (!resp) return resp.error();
+  auto what = "get metrics " + resource_id;
+  auto doc = parse(what, resp->body);
+  if (!doc) return doc.error();
+  metrics_answer out;
+  out.timespan = str(*doc, "timespan");
+  out.interval = str(*doc, "interval");
+  auto value = member(*doc, "value");
+  if (!value || !value->IsArray())
+    return make_error(errc::bad_format, what + ": the answer has no 'value' array");
+  for (auto& entry : value->GetArray()) {
+    metric_series base;
+    if (auto name = member(entry, "name")) base.name = str(*name, "value");
+    base.unit = str(entry, "unit");
+    auto code = str(entry, "errorCode");
+    if (!code.empty() && code != "Success") {
+      base.error = code;
+      auto message = str(entry, "errorMessage");
+      if (!message.empty()) base.error += ": " + message;
+    }
+    auto series = member(entry, "timeseries");
+    if (!series || !series->IsArray() || series->GetArray().Empty()) {
+      out.series.emplace_back("", std::move(base));
+      continue;
+    }
+    for (auto& ts : series->GetArray()) {
+      metric_series s = base;
+      std::string owner;
+      if (auto meta = member(ts, "metadatavalues"); meta && meta->IsArray())
+        for (auto& mv : meta->GetArray())
+          if (auto n = member(mv, "name"); n && lower(str(*n, "value")) == "vmname")
+            owner = str(mv, "value");
+      if (auto data = member(ts, "data"); data && data->IsArray())
+        for (auto& p : data->GetArray())
+          s.points.push_back({str(p, "timeStamp"), number(p, "average"), number(p, "maximum"),
+                              number(p, "total")});
+      out.series.emplace_back(std::move(owner), std::move(s));
+    }
+  }
+  return out;
+}
+
+}  // namespace pqrt::azure

@@ -1,0 +1,94 @@
+#pragma once
+
+/// Azure Resource Manager and Azure Monitor over REST (no Azure SDK), for the metrics role: the
+/// virtual machines, scale sets and scale-set instances of a resource group (following
+/// `nextLink` pages, which must stay on the ARM endpoint), and a resource's platform metrics
+/// (all metric names in one request; a scale set's instances in one request split by VMName).
+/// 429 with Retry-After and 5xx are retried by the HTTP client; a 401 fetches a new token once.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "azure/http.hpp"
+#include "azure/token.hpp"
+
+namespace pqrt::azure {
+
+struct arm_options {
+  /// `https://management.azure.com` (other clouds have their own; tests a fixture).
+  std::string endpoint = "https://management.azure.com";
+  std::shared_ptr<token_provider> credential;
+  http_options http;
+};
+
+/// A VM, a scale set or a scale-set instance.
+struct arm_resource {
+  std::string id;
+  std::string name;
+  std::string kind;  ///< virtualMachine, virtualMachineScaleSet, virtualMachineScaleSetInstance
+  std::string scale_set;      ///< for instances: the scale set's name
+  std::string computer_name;  ///< for instances: properties.osProfile.computerName, if given
+  std::string location;
+};
+
+/// One data point; absent aggregations stay nullopt (a minute without data).
+struct metric_point {
+  std::string time;
+  std::optional<double> average;
+  std::optional<double> maximum;
+  std::optional<double> total;
+};
+
+/// One metric of one resource (or of one scale-set instance, from the VMName split).
+struct metric_series {
+  std::string name;
+  std::string unit;
+  std::string error;  ///< the per-metric error ("InvalidSamplingType: ..."), empty on success
+  std::vector<metric_point> points;
+};
+
+/// What Monitor answered for one request.
+struct metrics_answer {
+  std::string timespan;
+  std::string interval;
+  /// Per series owner: "" for the resource itself, else the VMName dimension value.
+  std::vector<std::pair<std::string, metric_series>> series;
+};
+
+class arm_client {
+public:
+  static caf::expected<std::shared_ptr<arm_client>> make(arm_options options);
+
+  /// VMs, then scale sets each followed by its instances, of `resource_group`.
+  caf::expected<std::vector<arm_resource>> list_resources(const std::string& subscription,
+                                                          const std::string& resource_group);
+
+  /// `metrics` of `resource_id` over [start, end) at `interval` (ISO-8601, e.g. PT1M) with
+  /// average, maximum and total; `split_by_vm` asks a scale set for one series per instance.
+  caf::expected<metrics_answer> get_metrics(const std::string& resource_id,
+                                            const std::vector<std::string>& metrics,
+                                            std::chrono::system_clock::time_point start,
+                                            std::chrono::system_clock::time_point end,
+                                            const std::string& interval, bool split_by_vm);
+
+  arm_client(arm_options options, url_parts parts);
+
+private:
+  caf::expected<http_response> get(const std::string& operation, const std::string& resource,
+                                   http_request req);
+  caf::expected<std::vector<arm_resource>> list_pages(const std::string& path,
+                                                      const std::string& kind,
+                                                      const std::string& scale_set);
+
+  arm_options options_;
+  std::string base_;
+  std::string prefix_;
+  http_client client_;
+};
+
+}  // namespace pqrt::azure
