@@ -28,7 +28,10 @@ run "$PQRT"
 expect "no arguments is a usage error" 2 "Try 'pqrt --help'"
 
 run "$PQRT" --role=metrics --log-format=text
-expect "--role=metrics says it is not available and fails" 1 "role is not available in this build role=metrics"
+expect "--role=metrics without a subscription names the field and exits 3" 3 "subscription_id: required for metrics"
+run "$PQRT" --role=metrics --log-format=text --subscription-id s --metrics-vm-resource-group rg \
+  --once --interval 5x
+expect "--role=metrics with a bad --interval is a usage error" 2 "bad --interval '5x'"
 
 run "$PQRT" --role=scheduler --log-format=text
 expect "a scheduler on Azure storage without an account names the fields and exits 3" 3 \
@@ -50,7 +53,7 @@ expect "a scheduler whose key file is missing names it" 3 "/nonexistent.pem"
 
 run "$PQRT" --role=metrics --log-format=json
 check "JSON log lines carry level and component" \
-  grep -q '"level":"error","component":"runtime"' "$WORK/err"
+  grep -q '"level":"error","component":"metrics"' "$WORK/err"
 
 run "$PQRT" --role=worker --redis redis://127.0.0.1:1 --redis-give-up-sec 1 --log-format=text
 expect "a worker whose Redis is unreachable fails naming it" 1 "cannot reach Redis.*127.0.0.1:1"
