@@ -113,6 +113,18 @@ check "--interval 1s writes a round a second (5 or more before SIGTERM; $rounds)
 check "SIGTERM ends it cleanly (exit 0)" test "$rc" -eq 0
 check "every round wrote all its documents (no partial round)" \
   test "$(wc -l <rounds.jsonl)" -eq $((rounds * 14))
+check "one token served every round (cached)" \
+  test "$(grep -c "token acquired" "$WORK/interval.log")" -eq 1
+# Tokens that live 2 s are fetched again after 1 s (half their life), before they expire.
+fixture_config "$ARM" '{"token_ttl": 2}'
+"$PQRT" --role=metrics --interval 1s --out short.jsonl "${COMMON[@]}" >"$WORK/short-ttl.log" 2>&1 &
+pid=$!
+PIDS+=($pid)
+wait_until 60 '[ "$(grep -c "metrics written" "$WORK/short-ttl.log")" -ge 4 ]'
+stop_pid "$pid"
+check "short-lived tokens are refreshed before they expire: no 401 in any round" \
+  sh -c "[ \$(grep -c 'token acquired' '$WORK/short-ttl.log') -ge 2 ] && ! grep -q '401' '$WORK/short-ttl.log'"
+fixture_config "$ARM" '{"token_ttl": 3600}'
 
 # --- 3: ARM unreachable or 403 ------------------------------------------------------------------
 DEAD="$(free_port)"
