@@ -1,6 +1,8 @@
 #include "actors/executor_pool.hpp"
 
+#include <chrono>
 #include <deque>
+#include <map>
 
 #include <caf/all.hpp>
 
@@ -9,10 +11,44 @@
 #include "actors/registry.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics_registry.hpp"
 
 namespace pqrt {
 
 namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// The job metrics of one queue (registered once, then only atomics). What is still in flight
+/// when the pool ends (a crash) leaves the in-flight gauge with it.
+struct queue_metrics {
+  prom::counter* started;
+  prom::counter* finished;
+  prom::counter* failed;
+  prom::gauge* in_flight;
+  prom::histogram* took_finished;
+  prom::histogram* took_failed;
+  int64_t running = 0;
+
+  explicit queue_metrics(const std::string& queue) {
+    auto& reg = prom::registry::global();
+    prom::labels q{{"queue", queue}};
+    started = &reg.get_counter("pqrt_jobs_started_total", "Jobs handed to an executor", q);
+    finished = &reg.get_counter("pqrt_jobs_finished_total",
+                                "Jobs whose processor succeeded (each attempt counts)", q);
+    failed =
+        &reg.get_counter("pqrt_jobs_failed_total", "Job attempts that failed (retried or not)", q);
+    in_flight = &reg.get_gauge("pqrt_jobs_in_flight", "Jobs running in an executor now", q);
+    const char* help = "Time from handing a job to an executor to its outcome, in seconds";
+    took_finished = &reg.get_histogram("pqrt_job_duration_seconds", help, prom::duration_buckets(),
+                                       {{"queue", queue}, {"outcome", "finished"}});
+    took_failed = &reg.get_histogram("pqrt_job_duration_seconds", help, prom::duration_buckets(),
+                                     {{"queue", queue}, {"outcome", "failed"}});
+  }
+  ~queue_metrics() { in_flight->add(-static_cast<double>(running)); }
+  queue_metrics(const queue_metrics&) = delete;
+  queue_metrics& operator=(const queue_metrics&) = delete;
+};
 
 struct pool_state {
   worker_settings settings;
@@ -25,6 +61,7 @@ struct pool_state {
   bool drained = false;
   bool stopping = false;
   caf::error stop_reason;
+  std::map<std::string, queue_metrics> metrics;  // by queue
   static inline const char* name = "executor_pool";
 };
 
@@ -69,7 +106,8 @@ void grant(pool_actor* self, size_t n) {
   tell(self, "fetcher", caf::make_message(credit_atom::value, n));
 }
 
-void on_outcome(pool_actor* self, caf::actor exec, pending_result& r) {
+void on_outcome(pool_actor* self, caf::actor exec, pending_result& r, queue_metrics* m,
+                steady::time_point started) {
   auto& st = self->state;
   auto encryptor = r.run_id.empty() ? caf::actor{} : find_actor(self->system(), "encryptor");
   if (!r.run_id.empty() && r.outcome.ok && !encryptor) {  // restarting: run the job again later
@@ -77,6 +115,11 @@ void on_outcome(pool_actor* self, caf::actor exec, pending_result& r) {
     r.outcome.error_text = "pqrt: no result_encryptor running";
     r.outcome.retry_delay = 1;
   }
+  auto took = std::chrono::duration<double>(steady::now() - started).count();
+  --m->running;
+  m->in_flight->dec();
+  (r.outcome.ok ? m->finished : m->failed)->inc();
+  (r.outcome.ok ? m->took_finished : m->took_failed)->observe(took);
   if (r.outcome.ok && encryptor) {
     ++st.unwritten;
     self->send(encryptor, seal_atom::value, std::move(r));
@@ -108,13 +151,18 @@ void dispatch(pool_actor* self, transport::rq_job job) {
   if (st.in_flight++ == 0)
     tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"busy"}));
   auto id = job.id;
+  auto* m = &st.metrics.try_emplace(job.origin(), job.origin()).first->second;
+  m->started->inc();
+  ++m->running;
+  m->in_flight->inc();
+  auto started = steady::now();
   self->request(exec, caf::infinite, run_atom::value, std::move(job))
-      .then([=](pending_result& r) { on_outcome(self, exec, r); },
+      .then([=](pending_result& r) { on_outcome(self, exec, r, m, started); },
             [=](caf::error& err) {
               pending_result failed;
               failed.outcome.id = id;
               failed.outcome.error_text = "pqrt: executor failed: " + render(err);
-              on_outcome(self, exec, failed);
+              on_outcome(self, exec, failed, m, started);
             });
 }
 

@@ -11,6 +11,7 @@
 #include "actors/registry.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics_registry.hpp"
 
 namespace pqrt {
 
@@ -71,6 +72,12 @@ caf::error write_batch(result_writer_actor* self, const std::string& run, batch&
   auto name = run + "/results/" + st.ws.identity.name + "-" + st.instance + "-" + seq;
   if (auto err = st.store->put(container, name, body)) return err;
   ++st.seq;
+  static auto& written = prom::registry::global().get_counter(
+      "pqrt_results_written_total", "Encrypted results written to storage");
+  static auto& written_bytes = prom::registry::global().get_counter(
+      "pqrt_result_bytes_written_total", "Bytes of encrypted results written to storage");
+  written.inc(static_cast<double>(b.results.size()));
+  written_bytes.inc(static_cast<double>(body.size()));
   std::vector<transport::job_outcome> outcomes;
   outcomes.reserve(b.results.size());
   for (auto& r : b.results) {

@@ -6,6 +6,7 @@
 #include "actors/registry.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics_registry.hpp"
 #include "transport/rq_time.hpp"
 
 namespace pqrt {
@@ -50,6 +51,11 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
       [=](jobs_atom, std::vector<transport::job_spec>& jobs) -> caf::result<size_t> {
         auto added = self->state.store->enqueue(std::move(jobs));
         if (!added) return added.error();
+        prom::registry::global()
+            .get_counter("pqrt_jobs_enqueued_total",
+                         "Jobs this scheduler added to Redis (existing ones not counted)",
+                         {{"queue", self->state.settings->queue}})
+            .inc(static_cast<double>(*added));
         return *added;
       },
       [=](done_atom, uint64_t total, uint64_t added) -> caf::result<caf::ok_atom> {

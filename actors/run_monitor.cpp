@@ -10,6 +10,7 @@
 #include "actors/registry.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics_registry.hpp"
 #include "runtime/record_job.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_time.hpp"
@@ -238,6 +239,23 @@ void finish_run(run_monitor_actor* self, const progress& p) {
     done();
 }
 
+/// The run's progress as gauges (labelled with the run id).
+void export_progress(run_monitor_actor* self, const progress& p) {
+  auto& reg = prom::registry::global();
+  prom::labels run{{"run", self->state.settings->run_id}};
+  if (p.total >= 0)
+    reg.get_gauge("pqrt_run_jobs_total", "Jobs of the run (known once it is enqueued)", run)
+        .set(static_cast<double>(p.total));
+  reg.get_gauge("pqrt_run_jobs_done", "Jobs of the run that ended: finished or failed", run)
+      .set(static_cast<double>(p.finished + p.failed));
+  reg.get_gauge("pqrt_run_jobs_failed", "Jobs of the run that failed for good", run)
+      .set(static_cast<double>(p.failed));
+  reg.get_gauge("pqrt_run_jobs_in_flight", "Jobs of the run's queue reserved by workers", run)
+      .set(static_cast<double>(p.in_flight));
+  reg.get_gauge("pqrt_run_jobs_queued", "Jobs waiting in the run's queue", run)
+      .set(static_cast<double>(p.queued));
+}
+
 void tick(run_monitor_actor* self) {
   auto& st = self->state;
   if (st.finishing) return;
@@ -245,6 +263,7 @@ void tick(run_monitor_actor* self) {
   if (!p) {
     log::warn("run_monitor", "reading progress failed", {{"error", render(p.error())}});
   } else {
+    export_progress(self, *p);
     if (p->total >= 0 && p->finished + p->failed >= p->total) return finish_run(self, *p);
     show(self, *p, false);
   }

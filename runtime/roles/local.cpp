@@ -10,6 +10,7 @@
 
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics_server.hpp"
 #include "runtime/private_redis.hpp"
 #include "runtime/roles/pipeline.hpp"
 #include "runtime/shutdown.hpp"
@@ -27,6 +28,12 @@ int run_local(const config::settings& given, const role_options& opt, caf::times
   auto ps = make_pipeline(cfg, cfg.run_id, true);
   if (!ps) {
     log::error("local", render(ps.error()));
+    return exit_config;
+  }
+  // /metrics for the life of the role (a bad address is a configuration error).
+  auto metrics = serve_metrics(cfg.metrics_listen, "local");
+  if (!metrics) {
+    log::error("local", render(metrics.error()));
     return exit_config;
   }
   std::unique_ptr<private_redis> redis;

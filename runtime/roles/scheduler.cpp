@@ -15,6 +15,7 @@
 #include "actors/status_writer.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics_server.hpp"
 #include "runtime/roles/pipeline.hpp"
 #include "runtime/shutdown.hpp"
 
@@ -86,6 +87,12 @@ int run_scheduler(const config::settings& cfg, const role_options& opt, caf::tim
     return exit_config;  // every cause is in the configuration: a field, a path, a choice
   }
   ws->pipeline = *ps;
+  // /metrics for the life of the role (a bad address is a configuration error).
+  auto metrics = serve_metrics(cfg.metrics_listen, "scheduler");
+  if (!metrics) {
+    log::error("scheduler", render(metrics.error()));
+    return exit_config;
+  }
   transport::rq_store probe{ws->redis, ws->serializer, {ws->redis_give_up}};
   if (auto err = probe.connect()) {
     log::error("scheduler", "cannot reach Redis",

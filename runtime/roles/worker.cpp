@@ -7,6 +7,7 @@
 
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
+#include "runtime/metrics_server.hpp"
 #include "runtime/roles/pipeline.hpp"
 #include "runtime/shutdown.hpp"
 
@@ -27,6 +28,12 @@ int run_worker(const config::settings& cfg, const role_options& opt, caf::timesp
               "record jobs cannot run here (they fail, naming this); serving built-in "
               "functions only",
               {{"reason", render(pipeline.error())}});
+  // /metrics for the life of the role (a bad address is a configuration error).
+  auto metrics = serve_metrics(cfg.metrics_listen, "worker");
+  if (!metrics) {
+    log::error("worker", render(metrics.error()));
+    return exit_config;
+  }
   if (!register_worker_now(*settings)) return exit_failure;
   caf::actor_system_config sys_cfg;
   // Work stealing keeps idle scheduler threads spinning, which on small VMs takes the CPU from the

@@ -37,8 +37,9 @@ TEST_CASE("usage errors exit 2") {
   CHECK(run({"--role=worker", "--shutdown-grace=soon"}) == pqrt::exit_usage);
 }
 
-TEST_CASE("a role that is not built fails instead of pretending") {
-  CHECK(run({"--role=metrics"}) == pqrt::exit_failure);
+TEST_CASE("the metrics role without a subscription and resource group fails with exit 3") {
+  CHECK(run({"--role=metrics"}) == pqrt::exit_config);
+  CHECK(run({"--role=metrics", "--subscription-id=s"}) == pqrt::exit_config);
 }
 
 TEST_CASE("a scheduler whose storage or key source cannot be used fails with exit 3") {

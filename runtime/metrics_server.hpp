@@ -1,0 +1,63 @@
+#pragma once
+
+/// Serves a metrics registry on `GET /metrics` (Prometheus text format 0.0.4) over plain
+/// HTTP/1.1, from one thread of its own on a POSIX socket. One request per connection (the
+/// answer says `Connection: close`); other paths get 404, other methods 405, anything that is not
+/// a request 400. A client that sends nothing, or too slowly, is dropped after a few seconds, and
+/// the server stops at once when destroyed (shutdown, then join).
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <caf/expected.hpp>
+
+#include "runtime/metrics_registry.hpp"
+
+namespace pqrt {
+
+class metrics_server {
+public:
+  /// Listens on `listen` ("HOST:PORT", "[IPV6]:PORT" or ":PORT" for every interface; port 0
+  /// picks a free one). Errors name the address: config_invalid when it does not parse or
+  /// resolve, io_error when it cannot be bound (in use, not local, no permission).
+  static caf::expected<std::unique_ptr<metrics_server>> start(
+      const std::string& listen, prom::registry& reg = prom::registry::global());
+
+  ~metrics_server();
+  metrics_server(const metrics_server&) = delete;
+  metrics_server& operator=(const metrics_server&) = delete;
+
+  /// The bound address, "127.0.0.1:9464" or "[::1]:9464".
+  const std::string& address() const { return address_; }
+  uint16_t port() const { return port_; }
+
+  /// How long a connection may take to send its request.
+  static constexpr std::chrono::milliseconds read_timeout{5000};
+
+private:
+  metrics_server(int listen_fd, int wake_read, int wake_write, prom::registry& reg);
+  void run();
+  void serve(int fd);
+
+  int listen_fd_;
+  int wake_read_, wake_write_;  // a pipe: written once to stop the thread
+  prom::registry& registry_;
+  std::string address_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+/// Registers what every pqrt process exports: `pqrt_build_info{version,role} 1` and
+/// `pqrt_process_start_time_seconds`. Idempotent.
+void register_process_metrics(const std::string& role);
+
+/// A role's metrics endpoint: registers the process metrics and, when `listen` is not empty,
+/// starts a server on it (logging the bound address); nullptr when `listen` is empty. Errors
+/// name the `metrics_listen` field and the address.
+caf::expected<std::unique_ptr<metrics_server>> serve_metrics(const std::string& listen,
+                                                             const std::string& role);
+
+}  // namespace pqrt
