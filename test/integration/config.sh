@@ -47,6 +47,7 @@ expect "config/config.example.json loads" 0
 
 # Secrets: never printed, in a dump or in an error.
 secret="VerySecretKey0123456789abcdef=="
+secret "$secret" hunter2hunter2
 run env PQRT_STORAGE_ACCOUNT_KEY="$secret" PQRT_REDIS_PASSWORD="hunter2hunter2" "$PQRT" --dump-config
 expect "a dump with secrets set exits 0" 0
 check "the dump hides the account key" bash -c "! grep -q '$secret' '$WORK/out'"

@@ -282,6 +282,7 @@ expect "a pqrt worker refuses it too" 1 "certificate verify failed"
 AUTH_PORT="$(free_port)"
 check "a redis-server with a password starts" start_redis auth "$AUTH_PORT" --requirepass right-pw-3f9a1c
 wrong=wrong-pw-7d2e5b
+secret right-pw-3f9a1c "$wrong"
 url="redis://:$wrong@127.0.0.1:$AUTH_PORT/0"
 run timeout 120 "$PQRT" enqueue --redis "$url" --queue auth --func pqrt.echo x
 expect "pqrt enqueue with a wrong password fails naming it" 1 "WRONGPASS|password"
