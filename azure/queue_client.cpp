@@ -90,6 +90,34 @@ public:
     return fail("delete message", queue, *resp);
   }
 
+  caf::error update_visibility(const std::string& queue, queue_message& message,
+                               int64_t visibility_sec) override {
+    if (auto err = check_queue(queue)) return err;
+    if (auto err = transport::check_queue_visibility(queue, visibility_sec)) return err;
+    if (message.id.empty() || message.pop_receipt.empty())
+      return make_error(errc::invalid_argument,
+                        "queue " + queue + ": update needs a message id and a pop receipt");
+    // Update Message without a body changes only the visibility (version 2011-08-18 and later).
+    auto req = request("PUT", queue, "/messages/" + url_encode(message.id));
+    req.query = {{"popreceipt", message.pop_receipt},
+                 {"visibilitytimeout", std::to_string(visibility_sec)}};
+    auto resp = send("update message", queue, req);
+    if (!resp) return resp.error();
+    if (resp->status == 204 || resp->status == 200) {
+      auto receipt = resp->header("x-ms-popreceipt");
+      if (receipt.empty())
+        return make_error(errc::bad_format, "azure: update message queue " + queue +
+                                                ": the answer has no x-ms-popreceipt");
+      message.pop_receipt = receipt;
+      return {};
+    }
+    if (resp->status == 400 && resp->error_code() == "PopReceiptMismatch")
+      return make_error(errc::conflict, "azure: update message queue " + queue + " message " +
+                                            message.id +
+                                            ": pop receipt does not match (taken again since?)");
+    return fail("update message", queue, *resp);
+  }
+
   caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) override {
     if (auto err = check_queue(queue)) return err;
     if (auto err = transport::check_queue_take(queue, max)) return err;

@@ -815,14 +815,9 @@ public:
       msg.pop_receipt = random_token(16);
       msg.dequeue_count = state.dequeue_count + 1;
       auto until = now + visibility_sec * int64_t{1'000'000'000};
-      auto tmp = temp_file::create(*dir);
-      if (!tmp) return tmp.error();
-      if (auto err = tmp->write(state_line(until, msg.dequeue_count, msg.pop_receipt))) return err;
-      if (auto err = tmp->write(text)) return err;
-      if (auto err = tmp->seal()) return err;
-      if (::rename(tmp->path().c_str(), path.c_str()) != 0)
-        return sys_error("rename to", path, errno);
-      tmp->release();
+      if (auto err = replace_message(*dir, path,
+                                     state_line(until, msg.dequeue_count, msg.pop_receipt), text))
+        return err;
       msg.text = std::move(text);
       out.push_back(std::move(msg));
     }
@@ -852,6 +847,36 @@ public:
                                             ": pop receipt does not match (taken again since?)");
     if (::unlink(path.c_str()) != 0) return sys_error("unlink", path, errno);
     return {};
+  }
+
+  caf::error update_visibility(const std::string& queue, queue_message& message,
+                               int64_t visibility_sec) override {
+    if (auto err = check_queue_visibility(queue, visibility_sec)) return err;
+    auto dir = existing_queue(queue);
+    if (!dir) return dir.error();
+    if (!valid_message_id(message.id))
+      return make_error(errc::invalid_argument,
+                        "queue " + queue + ": invalid message id '" + message.id + "'");
+    auto lock = lock_queue(*dir, LOCK_EX);
+    if (!lock) return lock.error();
+    auto path = *dir + "/" + message.id + std::string{message_suffix};
+    message_state state;
+    std::string text;
+    auto found = read_message(path, 0, state, &text);
+    if (!found) return found.error();
+    if (!*found)
+      return make_error(errc::not_found,
+                        "queue " + queue + ": message " + message.id + " not found (" + path + ")");
+    if (state.receipt == "-" || state.receipt != message.pop_receipt)
+      return make_error(errc::conflict, "queue " + queue + ": message " + message.id +
+                                            ": pop receipt does not match (taken again since?)");
+    auto receipt = random_token(16);
+    auto until = now_ns() + visibility_sec * int64_t{1'000'000'000};
+    if (auto err =
+            replace_message(*dir, path, state_line(until, state.dequeue_count, receipt), text))
+      return err;
+    message.pop_receipt = receipt;
+    return fsync_dir(*dir);
   }
 
   caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) override {
@@ -942,6 +967,20 @@ private:
     }
     std::sort(out.begin(), out.end());
     return out;
+  }
+
+  /// Writes a message file anew (state line and text) through a temporary file and a rename.
+  static caf::error replace_message(const std::string& dir, const std::string& path,
+                                    const std::string& line, const std::string& text) {
+    auto tmp = temp_file::create(dir);
+    if (!tmp) return tmp.error();
+    if (auto err = tmp->write(line)) return err;
+    if (auto err = tmp->write(text)) return err;
+    if (auto err = tmp->seal()) return err;
+    if (::rename(tmp->path().c_str(), path.c_str()) != 0)
+      return sys_error("rename to", path, errno);
+    tmp->release();
+    return {};
   }
 
   /// Reads a message's state (and its text when `text` is given). False when the message is

@@ -18,4 +18,13 @@ caf::error check_queue_take(const std::string& queue, size_t max,
   return caf::none;
 }
 
+caf::error check_queue_visibility(const std::string& queue, int64_t visibility_sec) {
+  constexpr int64_t max_visibility_sec = 7 * 24 * 3600;
+  if (visibility_sec < 0 || visibility_sec > max_visibility_sec)
+    return make_error(errc::invalid_argument,
+                      "queue " + queue + ": visibility timeout " + std::to_string(visibility_sec) +
+                          " s, expected 0 to " + std::to_string(max_visibility_sec));
+  return caf::none;
+}
+
 }  // namespace pqrt::transport

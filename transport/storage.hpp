@@ -111,6 +111,10 @@ public:
                                                         int64_t visibility_sec) = 0;
   /// Deletes a taken message.
   virtual caf::error remove(const std::string& queue, const queue_message& message) = 0;
+  /// Hides a taken message for `visibility_sec` (0: visible at once) from now; its pop receipt
+  /// changes (updated in `message`). `conflict` when the receipt no longer holds.
+  virtual caf::error update_visibility(const std::string& queue, queue_message& message,
+                                       int64_t visibility_sec) = 0;
   /// Up to `max` (1..32) visible messages, without taking them.
   virtual caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) = 0;
   /// About how many messages the queue holds.
@@ -123,5 +127,7 @@ public:
 /// does: 1 to 32 messages, a visibility of 1 s to 7 days; `invalid_argument` naming the queue.
 caf::error check_queue_take(const std::string& queue, size_t max,
                             std::optional<int64_t> visibility_sec = std::nullopt);
+/// A visibility for `update_visibility`: 0 s to 7 days.
+caf::error check_queue_visibility(const std::string& queue, int64_t visibility_sec);
 
 }  // namespace pqrt::transport

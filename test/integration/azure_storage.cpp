@@ -341,6 +341,29 @@ void queue_scenario(bool sas) {
   REQUIRE(empty);
   CHECK(empty->empty());
 
+  // update visibility: a taken message shown again at once, then hidden again
+  REQUIRE(!store->put(q, "again"));
+  auto held = store->get(q, 1, 30);
+  REQUIRE(held);
+  REQUIRE(held->size() == 1);
+  auto msg = (*held)[0];
+  auto old_receipt = msg.pop_receipt;
+  REQUIRE_MESSAGE(!store->update_visibility(q, msg, 0), "update visibility");
+  CHECK(msg.pop_receipt != old_receipt);
+  auto visible = store->peek(q, 32);
+  REQUIRE(visible);
+  REQUIRE(visible->size() == 1);
+  CHECK((*visible)[0].text == "again");
+  auto stale = msg;
+  stale.pop_receipt = old_receipt;
+  CHECK(pqrt::is(store->update_visibility(q, stale, 30), errc::conflict));
+  CHECK(pqrt::is(store->update_visibility(q, msg, -1), errc::invalid_argument));
+  REQUIRE(!store->update_visibility(q, msg, 30));
+  auto hidden = store->get(q, 32, 30);
+  REQUIRE(hidden);
+  CHECK(hidden->empty());
+  REQUIRE(!store->remove(q, msg));
+
   // limits, checked before sending
   auto too_large = store->put(q, std::string(transport_queue::max_message_bytes + 1, 'x'));
   CHECK(pqrt::is(too_large, errc::too_large));

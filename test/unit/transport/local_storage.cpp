@@ -479,6 +479,30 @@ TEST_CASE("a taken message is invisible until its timeout, then reappears") {
   check_error(s.store->remove("jobs", traversal), errc::invalid_argument, "../../blobs/x");
 }
 
+TEST_CASE("update visibility shows a taken message again or hides it longer, with a new receipt") {
+  queue_setup s;
+  REQUIRE(!s.store->put("jobs", "again"));
+  auto held = take(*s.store, 1, 30);
+  REQUIRE(held.size() == 1);
+  auto msg = held[0];
+  auto old_receipt = msg.pop_receipt;
+  REQUIRE_MESSAGE(!s.store->update_visibility("jobs", msg, 0), "");
+  CHECK(msg.pop_receipt != old_receipt);
+  auto visible = s.store->peek("jobs", 32);
+  REQUIRE(visible);
+  REQUIRE(visible->size() == 1);
+  CHECK((*visible)[0].text == "again");
+  auto stale = msg;
+  stale.pop_receipt = old_receipt;
+  check_error(s.store->update_visibility("jobs", stale, 30), errc::conflict, msg.id);
+  check_error(s.store->update_visibility("jobs", msg, 8 * 24 * 3600), errc::invalid_argument,
+              "jobs");
+  REQUIRE(!s.store->update_visibility("jobs", msg, 30));
+  CHECK(take(*s.store, 32, 30).empty());
+  REQUIRE(!s.store->remove("jobs", msg));
+  CHECK(count(*s.store) == 0);
+}
+
 TEST_CASE("messages come in FIFO order, in batches of at most 32; peek takes nothing") {
   queue_setup s;
   for (int i = 0; i < 40; ++i)
