@@ -27,6 +27,35 @@ bool has_identity(const config::settings& cfg) {
   return cfg.use_managed_identity || !cfg.service_principal_client_id.empty();
 }
 
+/// A secret field's value: as given, or, for `keyvault:NAME[/VERSION]`, the Key Vault secret
+/// (fetched once per process and reference; kept out of logs).
+caf::expected<std::string> vault_secret(const config::settings& cfg, const std::string& field,
+                                        const std::string& value) {
+  constexpr std::string_view prefix = "keyvault:";
+  if (value.compare(0, prefix.size(), prefix) != 0) return value;
+  static std::mutex mtx;
+  static std::map<std::string, std::string> cache;
+  auto ref = value.substr(prefix.size());
+  std::lock_guard<std::mutex> guard{mtx};
+  auto key = cfg.azure_keyvault_url + "|" + ref;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  auto slash = ref.find('/');
+  auto name = ref.substr(0, slash);
+  auto version = slash == std::string::npos ? std::string{} : ref.substr(slash + 1);
+  if (name.empty())
+    return make_error(errc::config_invalid, field + ": 'keyvault:' names no secret");
+  auto vault = key_vault(cfg);
+  if (!vault) return make_error(errc::config_invalid, field + ": " + render(vault.error()));
+  auto secret = (*vault)->get_secret(name, version);
+  if (!secret) {
+    auto code = is_permanent(secret.error()) ? errc::config_invalid : errc::unavailable;
+    return make_error(code, field + ": " + render(secret.error()));
+  }
+  std::string out{reinterpret_cast<const char*>(secret->data()), secret->size()};
+  cache[key] = out;
+  return out;
+}
+
 /// Azure Storage as the configuration describes it: the account, its endpoints (Azurite's
 /// path-style URLs in tests), the account key, the Python solution's SAS token per container
 /// and queue, and bearer tokens of the Azure identity when one is configured.
@@ -35,7 +64,9 @@ caf::expected<azure::azure_storage_options> azure_options(const config::settings
   o.account = cfg.storage_account_name;
   o.blob_endpoint = cfg.blob_endpoint;
   o.queue_endpoint = cfg.queue_endpoint;
-  o.account_key = cfg.storage_account_key;
+  auto key = vault_secret(cfg, "storage_account_key", cfg.storage_account_key);
+  if (!key) return key.error();
+  o.account_key = std::move(*key);
   auto sas = [&](const std::string& name, const std::string& token) {
     if (!token.empty()) o.sas[name] = token;
   };

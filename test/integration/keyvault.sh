@@ -37,6 +37,21 @@ check "the vault unwrapped twice; each of the 3 processes asked for one token" \
   test "$(fixture_stat "$FX" '["by_route"]["unwrap"]')" -eq 2 -a \
   "$(fixture_stat "$FX" '["tokens_issued"]')" -eq 3
 
+# --- the account key as a Key Vault secret -------------------------------------------------------
+check "a fixture starts holding the account key as a vault secret" \
+  start_fixture fx_secret --secret "storage-key=$AZURITE_KEY"
+echo "held in the vault" >secret-test.txt
+run "$PQRT" upload "${AZURE_ENDPOINTS[@]}" --storage-account-key keyvault:storage-key \
+  $(sp_identity "$FX_URL") --container from-vault secret-test.txt
+expect "storage_account_key keyvault:NAME reads the key from Key Vault (get secret)" 0
+check "the vault was asked once" test "$(fixture_stat "$FX_URL" '["by_route"]["secrets"]')" -eq 1
+run "$PQRT" download "${AZURE_STORAGE[@]}" --container from-vault --name secret-test.txt --out -
+check "the blob written with it is there" grep -q "held in the vault" "$WORK/out"
+run "$PQRT" upload "${AZURE_ENDPOINTS[@]}" --storage-account-key keyvault:no-such-secret \
+  $(sp_identity "$FX_URL") --container from-vault secret-test.txt
+expect "an unknown secret fails naming the field and the secret" 1 \
+  "storage_account_key: .*404 SecretNotFound"
+
 # --- the Python solution's raw RSA-OAEP (SHA-1) wrapped key, with no kid --------------------------
 "$PQRT" keygen rsa --out vault.pem --public-out vault.pub.pem --bits 2048 2>/dev/null
 check "a second fixture starts with that key as its vault key" start_fixture fx_legacy --key-pem vault.pem
