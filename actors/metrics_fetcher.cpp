@@ -43,12 +43,9 @@ std::string iso(int64_t ms) {
   return azure::iso8601(std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}});
 }
 
-/// A document for a resource whose metrics could not be read at all.
-std::string error_document(const azure::arm_resource& r, const std::string& start,
-                           const std::string& end, const std::string& error) {
-  rapidjson::StringBuffer buf;
-  json_writer w{buf};
-  w.StartObject();
+/// The fields every resource document starts with.
+void document_head(json_writer& w, const azure::arm_resource& r, const std::string& start,
+                   const std::string& end) {
   key(w, "type", "vm_metrics");
   key(w, "resource_id", r.id);
   key(w, "name", r.name);
@@ -56,6 +53,15 @@ std::string error_document(const azure::arm_resource& r, const std::string& star
   if (!r.scale_set.empty()) key(w, "scale_set", r.scale_set);
   key(w, "start", start);
   key(w, "end", end);
+}
+
+/// A document for a resource whose metrics could not be read at all.
+std::string error_document(const azure::arm_resource& r, const std::string& start,
+                           const std::string& end, const std::string& error) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  document_head(w, r, start, end);
   key(w, "error", error);
   w.Key("metrics");
   w.StartArray();
@@ -247,13 +253,7 @@ std::string metrics_document(const azure::arm_resource& r, const std::string& st
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
-  key(w, "type", "vm_metrics");
-  key(w, "resource_id", r.id);
-  key(w, "name", r.name);
-  key(w, "kind", r.kind);
-  if (!r.scale_set.empty()) key(w, "scale_set", r.scale_set);
-  key(w, "start", start);
-  key(w, "end", end);
+  document_head(w, r, start, end);
   key(w, "interval", interval.empty() ? "PT1M" : interval);
   w.Key("metrics");
   w.StartArray();

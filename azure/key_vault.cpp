@@ -105,13 +105,18 @@ caf::expected<http_response> key_vault_client::call(const std::string& operation
   return resp;
 }
 
-caf::expected<vault_key> key_vault_client::get_key(const std::string& name,
-                                                   const std::string& version) {
+std::pair<http_request, std::string> key_vault_client::get_object(
+    const std::string& kind, const std::string& name, const std::string& version) const {
   http_request req;
   req.method = "GET";
-  req.path = prefix_ + "/keys/" + url_encode(name);
+  req.path = prefix_ + "/" + kind + "/" + url_encode(name);
   if (!version.empty()) req.path += "/" + url_encode(version);
-  auto resource = url_ + "/keys/" + name + (version.empty() ? "" : "/" + version);
+  return {std::move(req), url_ + "/" + kind + "/" + name + (version.empty() ? "" : "/" + version)};
+}
+
+caf::expected<vault_key> key_vault_client::get_key(const std::string& name,
+                                                   const std::string& version) {
+  auto [req, resource] = get_object("keys", name, version);
   auto resp = call("get key", resource, std::move(req));
   if (!resp) return resp.error();
   auto doc = parse_object("get key " + resource, resp->body);
@@ -167,11 +172,7 @@ caf::expected<crypto::secure_buffer> key_vault_client::unwrap_key(
 
 caf::expected<crypto::secure_buffer> key_vault_client::get_secret(const std::string& name,
                                                                   const std::string& version) {
-  http_request req;
-  req.method = "GET";
-  req.path = prefix_ + "/secrets/" + url_encode(name);
-  if (!version.empty()) req.path += "/" + url_encode(version);
-  auto resource = url_ + "/secrets/" + name + (version.empty() ? "" : "/" + version);
+  auto [req, resource] = get_object("secrets", name, version);
   auto resp = call("get secret", resource, std::move(req));
   if (!resp) return resp.error();
   auto doc = parse_object("get secret " + resource, resp->body);

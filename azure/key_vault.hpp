@@ -55,6 +55,9 @@ public:
 private:
   caf::expected<http_response> call(const std::string& operation, const std::string& resource,
                                     http_request req);
+  /// A GET of a key or secret (`kind` keys or secrets) and its URL for messages.
+  std::pair<http_request, std::string> get_object(const std::string& kind, const std::string& name,
+                                                  const std::string& version) const;
   /// The request path of a vault URL or path below the vault; `key_error` for another host.
   caf::expected<std::string> vault_path(const std::string& kid) const;
 

@@ -828,55 +828,24 @@ public:
   }
 
   caf::error remove(const std::string& queue, const queue_message& message) override {
-    auto dir = existing_queue(queue);
-    if (!dir) return dir.error();
-    if (!valid_message_id(message.id))
-      return make_error(errc::invalid_argument,
-                        "queue " + queue + ": invalid message id '" + message.id + "'");
-    auto lock = lock_queue(*dir, LOCK_EX);
-    if (!lock) return lock.error();
-    auto path = *dir + "/" + message.id + std::string{message_suffix};
-    message_state state;
-    auto found = read_message(path, 0, state, nullptr);
-    if (!found) return found.error();
-    if (!*found)
-      return make_error(errc::not_found,
-                        "queue " + queue + ": message " + message.id + " not found (" + path + ")");
-    if (state.receipt == "-" || state.receipt != message.pop_receipt)
-      return make_error(errc::conflict, "queue " + queue + ": message " + message.id +
-                                            ": pop receipt does not match (taken again since?)");
-    if (::unlink(path.c_str()) != 0) return sys_error("unlink", path, errno);
+    auto taken = find_taken(queue, message, nullptr);
+    if (!taken) return taken.error();
+    if (::unlink(taken->path.c_str()) != 0) return sys_error("unlink", taken->path, errno);
     return {};
   }
 
   caf::error update_visibility(const std::string& queue, queue_message& message,
                                int64_t visibility_sec) override {
     if (auto err = check_queue_visibility(queue, visibility_sec)) return err;
-    auto dir = existing_queue(queue);
-    if (!dir) return dir.error();
-    if (!valid_message_id(message.id))
-      return make_error(errc::invalid_argument,
-                        "queue " + queue + ": invalid message id '" + message.id + "'");
-    auto lock = lock_queue(*dir, LOCK_EX);
-    if (!lock) return lock.error();
-    auto path = *dir + "/" + message.id + std::string{message_suffix};
-    message_state state;
     std::string text;
-    auto found = read_message(path, 0, state, &text);
-    if (!found) return found.error();
-    if (!*found)
-      return make_error(errc::not_found,
-                        "queue " + queue + ": message " + message.id + " not found (" + path + ")");
-    if (state.receipt == "-" || state.receipt != message.pop_receipt)
-      return make_error(errc::conflict, "queue " + queue + ": message " + message.id +
-                                            ": pop receipt does not match (taken again since?)");
+    auto taken = find_taken(queue, message, &text);
+    if (!taken) return taken.error();
     auto receipt = random_token(16);
     auto until = now_ns() + visibility_sec * int64_t{1'000'000'000};
-    if (auto err =
-            replace_message(*dir, path, state_line(until, state.dequeue_count, receipt), text))
-      return err;
+    auto line = state_line(until, taken->state.dequeue_count, receipt);
+    if (auto err = replace_message(taken->dir, taken->path, line, text)) return err;
     message.pop_receipt = receipt;
-    return fsync_dir(*dir);
+    return fsync_dir(taken->dir);
   }
 
   caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) override {
@@ -966,6 +935,38 @@ private:
       out.emplace_back(leaf);
     }
     std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  /// A taken message, found under the queue's exclusive lock (held while this lives).
+  struct taken_message {
+    std::string dir;
+    std::string path;
+    message_state state;
+    unique_fd lock;
+  };
+
+  /// The message `message` names, if its pop receipt still holds (`conflict` if not,
+  /// `not_found` when it is gone); its text too when `text` is given.
+  caf::expected<taken_message> find_taken(const std::string& queue, const queue_message& message,
+                                          std::string* text) {
+    auto dir = existing_queue(queue);
+    if (!dir) return dir.error();
+    if (!valid_message_id(message.id))
+      return make_error(errc::invalid_argument,
+                        "queue " + queue + ": invalid message id '" + message.id + "'");
+    auto lock = lock_queue(*dir, LOCK_EX);
+    if (!lock) return lock.error();
+    taken_message out{
+        *dir, *dir + "/" + message.id + std::string{message_suffix}, {}, std::move(*lock)};
+    auto found = read_message(out.path, 0, out.state, text);
+    if (!found) return found.error();
+    if (!*found)
+      return make_error(errc::not_found, "queue " + queue + ": message " + message.id +
+                                             " not found (" + out.path + ")");
+    if (out.state.receipt == "-" || out.state.receipt != message.pop_receipt)
+      return make_error(errc::conflict, "queue " + queue + ": message " + message.id +
+                                            ": pop receipt does not match (taken again since?)");
     return out;
   }
 

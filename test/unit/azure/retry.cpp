@@ -143,7 +143,7 @@ TEST_CASE("base64url without padding, as JWKs and Key Vault values carry it") {
   CHECK(pqrt::azure::base64url_decode("YWI") == std::string{"ab"});
   CHECK(pqrt::azure::base64url_decode("YWI=") == std::string{"ab"});
   CHECK(pqrt::azure::base64url_decode("-_8B") == std::string{"\xfb\xff\x01", 3});
-  CHECK_FALSE(pqrt::azure::base64url_decode("+/8B"));  // standard alphabet is not base64url
+  CHECK_FALSE(pqrt::azure::base64url_decode("+/8B"));   // standard alphabet is not base64url
   CHECK_FALSE(pqrt::azure::base64url_decode("YWIxY"));  // a length of 4n+1 is never valid
   // AQAB is 65537, the usual RSA exponent.
   CHECK(pqrt::azure::base64url_decode("AQAB") == std::string{"\x01\x00\x01", 3});
@@ -165,8 +165,9 @@ TEST_CASE("error code and message from JSON bodies: Key Vault, ARM and Entra ID"
   CHECK(entra.error_code() == "invalid_client");
   CHECK(entra.error_message() == "AADSTS7000215: Invalid client secret provided.");
   pqrt::azure::http_response xml;
-  xml.body = "<?xml version=\"1.0\"?><Error><Code>ContainerNotFound</Code><Message>gone</Message>"
-             "</Error>";
+  xml.body =
+      "<?xml version=\"1.0\"?><Error><Code>ContainerNotFound</Code><Message>gone</Message>"
+      "</Error>";
   CHECK(xml.error_code() == "ContainerNotFound");
   pqrt::azure::http_response junk;
   junk.body = "{not json";
