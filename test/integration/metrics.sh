@@ -102,6 +102,12 @@ if len(own) != 1 or own[0]["queues"][0]["queued"] != 7 or "oldest_queued_age_s" 
 sys.exit(0 if ok else 1)
 ' once.jsonl "$WORK/expect.json" "$SOURCE_DIR/test/fixtures"
 
+# The VM's managed identity (IMDS) works as well as the service principal.
+run "$PQRT" --role=metrics --once --out mi.jsonl "${COMMON[@]}" --use-managed-identity true \
+  --managed-identity-client-id "$FX_MI_CLIENT_ID" --imds-endpoint "$ARM"
+expect "--once with the managed identity exits 0" 0 "token acquired identity=\"managed identity $FX_MI_CLIENT_ID\""
+check "and writes the same 14 documents" test "$(wc -l <mi.jsonl)" -eq 14
+
 # --- 2: --interval 1s, SIGTERM between rounds ---------------------------------------------------
 "$PQRT" --role=metrics --interval 1s --out rounds.jsonl "${COMMON[@]}" >"$WORK/interval.log" 2>&1 &
 pid=$!
