@@ -73,12 +73,8 @@ caf::expected<std::shared_ptr<arm_client>> arm_client::make(arm_options options)
     return make_error(errc::config_invalid,
                       "ARM needs a credential: tenant_id, service_principal_client_id and "
                       "service_principal_secret, or use_managed_identity");
-  auto parts = split_url(options.endpoint);
-  if (!parts || !parts->query.empty())
-    return make_error(errc::config_invalid,
-                      "arm_endpoint: '" + options.endpoint + "' is not an http(s) URL");
-  while (!parts->path.empty() && parts->path.back() == '/')
-    parts->path.pop_back();
+  auto parts = endpoint_parts("arm_endpoint", options.endpoint);
+  if (!parts) return parts.error();
   return std::make_shared<arm_client>(std::move(options), std::move(*parts));
 }
 

@@ -231,6 +231,15 @@ std::optional<url_parts> split_url(std::string_view url) {
   return out;
 }
 
+caf::expected<url_parts> endpoint_parts(const std::string& field, const std::string& url) {
+  auto parts = split_url(url);
+  if (!parts || !parts->query.empty())
+    return make_error(errc::config_invalid, field + ": '" + url + "' is not an http(s) URL");
+  while (!parts->path.empty() && parts->path.back() == '/')
+    parts->path.pop_back();
+  return *parts;
+}
+
 caf::error response_error(std::string_view operation, std::string_view resource,
                           const http_response& response) {
   auto code = response.error_code();

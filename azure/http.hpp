@@ -103,6 +103,9 @@ struct url_parts {
 };
 /// nullopt unless `url` is an http or https URL with a host (and no fragment or user info).
 std::optional<url_parts> split_url(std::string_view url);
+/// A configured endpoint (`field` names it in the error): an http(s) URL without a query, its
+/// path without trailing '/'; `config_invalid` otherwise.
+caf::expected<url_parts> endpoint_parts(const std::string& field, const std::string& url);
 
 class http_client {
 public:

@@ -76,12 +76,8 @@ caf::expected<std::shared_ptr<key_vault_client>> key_vault_client::make(key_vaul
     return make_error(errc::config_invalid,
                       "Key Vault needs a credential: service_principal_client_id and "
                       "service_principal_secret, or use_managed_identity");
-  auto parts = split_url(options.vault_url);
-  if (!parts || !parts->query.empty())
-    return make_error(errc::config_invalid,
-                      "azure_keyvault_url: '" + options.vault_url + "' is not an http(s) URL");
-  while (!parts->path.empty() && parts->path.back() == '/')
-    parts->path.pop_back();
+  auto parts = endpoint_parts("azure_keyvault_url", options.vault_url);
+  if (!parts) return parts.error();
   return std::make_shared<key_vault_client>(std::move(options), std::move(*parts));
 }
 

@@ -105,16 +105,6 @@ private:
   std::map<std::string, entry> cache_;
 };
 
-/// The base URL and path prefix of a configured endpoint, or a config error naming it.
-caf::expected<url_parts> endpoint_parts(const std::string& field, const std::string& url) {
-  auto parts = split_url(url);
-  if (!parts || !parts->query.empty())
-    return make_error(errc::config_invalid, field + ": '" + url + "' is not an http(s) URL");
-  while (!parts->path.empty() && parts->path.back() == '/')
-    parts->path.pop_back();
-  return *parts;
-}
-
 std::string form_value(const std::string& name, const std::string& value) {
   return name + "=" + url_encode(value);
 }
