@@ -27,8 +27,8 @@ bool has_identity(const config::settings& cfg) {
   return cfg.use_managed_identity || !cfg.service_principal_client_id.empty();
 }
 
-/// A secret field's value: as given, or, for `keyvault:NAME[/VERSION]`, the Key Vault secret
-/// (fetched once per process and reference; kept out of logs).
+}  // namespace
+
 caf::expected<std::string> vault_secret(const config::settings& cfg, const std::string& field,
                                         const std::string& value) {
   constexpr std::string_view prefix = "keyvault:";
@@ -55,6 +55,8 @@ caf::expected<std::string> vault_secret(const config::settings& cfg, const std::
   cache[key] = out;
   return out;
 }
+
+namespace {
 
 /// Azure Storage as the configuration describes it: the account, its endpoints (Azurite's
 /// path-style URLs in tests), the account key, the Python solution's SAS token per container

@@ -35,6 +35,13 @@ azure::http_options azure_http_options(const config::settings& cfg);
 /// identity and process, so its tokens are shared. `config_invalid` naming what is missing.
 caf::expected<std::shared_ptr<azure::token_provider>> azure_credential(const config::settings& cfg);
 
+/// A secret field's value: as given, or, for `keyvault:NAME[/VERSION]`, that secret of the Key
+/// Vault at `azure_keyvault_url`, fetched once per process and reference (so no secret need be
+/// in a VM's config). `config_invalid` naming `field` when the vault refuses or has no such
+/// secret; `unavailable` when it cannot be reached.
+caf::expected<std::string> vault_secret(const config::settings& cfg, const std::string& field,
+                                        const std::string& value);
+
 /// The Key Vault of `azure_keyvault_url`, with `azure_credential`.
 caf::expected<std::shared_ptr<azure::key_vault_client>> key_vault(const config::settings& cfg);
 

@@ -3,6 +3,7 @@
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
 #include "runtime/shutdown.hpp"
+#include "runtime/stores.hpp"
 
 namespace pqrt {
 
@@ -30,7 +31,12 @@ caf::expected<transport::redis_url> redis_url_from(const config::settings& cfg) 
   }
   auto url = transport::parse_redis_url(text);
   if (!url) return make_error(errc::config_invalid, "redis_url: " + context_of(url.error()));
-  if (url->password.empty()) url->password = cfg.redis_password;
+  if (url->password.empty()) {
+    // `keyvault:NAME` keeps the password out of the VM's config: it is read from the vault.
+    auto password = vault_secret(cfg, "redis_password", cfg.redis_password);
+    if (!password) return password.error();
+    url->password = std::move(*password);
+  }
   if (url->user.empty()) url->user = cfg.redis_username;
   if (url->ca_file.empty()) url->ca_file = cfg.redis_ca_file;
   if (!url->password.empty()) log::add_secret(url->password);

@@ -38,8 +38,10 @@ check "the vault unwrapped twice; each of the 3 processes asked for one token" \
   "$(fixture_stat "$FX" '["tokens_issued"]')" -eq 3
 
 # --- the account key as a Key Vault secret -------------------------------------------------------
-check "a fixture starts holding the account key as a vault secret" \
-  start_fixture fx_secret --secret "storage-key=$AZURITE_KEY"
+REDIS_PW="redis-pw-$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')"
+secret "$REDIS_PW"
+check "a fixture starts holding the account key and a Redis password as vault secrets" \
+  start_fixture fx_secret --secret "storage-key=$AZURITE_KEY" --secret "redis-password=$REDIS_PW"
 echo "held in the vault" >secret-test.txt
 run "$PQRT" upload "${AZURE_ENDPOINTS[@]}" --storage-account-key keyvault:storage-key \
   $(sp_identity "$FX_URL") --container from-vault secret-test.txt
@@ -51,6 +53,18 @@ run "$PQRT" upload "${AZURE_ENDPOINTS[@]}" --storage-account-key keyvault:no-suc
   $(sp_identity "$FX_URL") --container from-vault secret-test.txt
 expect "an unknown secret fails naming the field and the secret" 1 \
   "storage_account_key: .*404 SecretNotFound"
+
+# --- the Redis password as a Key Vault secret ------------------------------------------------------
+AUTH_PORT="$(free_port)"
+check "a redis-server with a password starts" start_redis auth "$AUTH_PORT" --requirepass "$REDIS_PW"
+REDIS_AT=(--redis-host 127.0.0.1 --redis-port "$AUTH_PORT" --run-id no-such-run)
+run "$PQRT" status "${REDIS_AT[@]}"
+expect "without the password Redis refuses" 1 "NOAUTH|[Aa]uthentication"
+run "$PQRT" status "${REDIS_AT[@]}" --redis-password keyvault:redis-password $(mi_identity "$FX_URL")
+expect "redis_password keyvault:NAME signs in to Redis with the vault's secret" 1 \
+  "no run no-such-run in Redis"
+run "$PQRT" status "${REDIS_AT[@]}" --redis-password keyvault:no-such $(mi_identity "$FX_URL")
+expect "an unknown Redis password secret fails naming the field" 1 "redis_password: .*SecretNotFound"
 
 # --- the Python solution's raw RSA-OAEP (SHA-1) wrapped key, with no kid --------------------------
 "$PQRT" keygen rsa --out vault.pem --public-out vault.pub.pem --bits 2048 2>/dev/null
