@@ -21,6 +21,8 @@ while [ $# -gt 0 ]; do
 done
 
 bootstrap/install_deps.sh --test
+# ccache hits across build directories and checkouts (paths under here are hashed as relative).
+export CCACHE_BASEDIR="$PWD"
 cmake -S . -B "$build_dir" -G Ninja "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j2
 

@@ -17,8 +17,8 @@ namespace po = boost::program_options;
 
 namespace {
 
-const fs::path source_dir =
-    fs::path{__FILE__}.parent_path().parent_path().parent_path().parent_path();
+// From the build (not __FILE__, which ccache's base_dir may make relative).
+const fs::path source_dir = PQRT_SOURCE_DIR;
 
 /// A file in a per-process temporary directory, removed with the object.
 struct temp_file {
