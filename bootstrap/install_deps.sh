@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 build_pkgs=(g++ cmake ninja-build ccache pkg-config libcaf-dev libcpprest-dev libhiredis-dev
             libssl-dev rapidjson-dev libboost-program-options-dev doctest-dev openssl
             redis-server redis-tools)
-test_pkgs=(python3 python3-rq python3-cryptography curl time)
+test_pkgs=(python3 python3-rq python3-cryptography python3-jsonschema curl time)
 
 want=("${build_pkgs[@]}")
 with_tests=0
