@@ -136,6 +136,34 @@ fixture_config() {
 fixture_stat() {
   curl -sf "$1/_fixture/stats" | "$PY" -c "import json, sys; s = json.load(sys.stdin); print(s$2)"
 }
+# A fixture started with --vm 'name=NAME,...' serves that VM's IMDS on a port of its own, written
+# to port_file (default $WORK/FIXTURE.port.NAME); vm_url FIXTURE NAME prints http://127.0.0.1:PORT.
+vm_url() {
+  echo "http://127.0.0.1:$(cat "$WORK/$1.port.$2")"
+}
+# fixture_events URL VM JSON: replaces a VM's Scheduled Events ({"Events": [...]}); prints the
+# fixture's answer (DocumentIncarnation, Events with their EventIds, acks, polls).
+fixture_events() {
+  curl -sf -X POST -H 'Content-Type: application/json' --data "$3" \
+    "$1/_fixture/scheduled_events?vm=$2"
+}
+# fixture_acks URL VM [EVENT_ID]: the EventIds the VM acknowledged (StartRequests), one a line,
+# or only those equal to EVENT_ID.
+fixture_acks() {
+  curl -sf "$1/_fixture/scheduled_events?vm=$2" | "$PY" -c '
+import json, sys
+for a in json.load(sys.stdin)["acks"]:
+    if len(sys.argv) < 2 or a["EventId"] == sys.argv[1]:
+        print(a["EventId"])' ${3:+"$3"}
+}
+# fixture_polls URL VM: how many times the VM asked for its Scheduled Events.
+fixture_polls() {
+  curl -sf "$1/_fixture/scheduled_events?vm=$2" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["polls"])'
+}
+# http_date SECONDS: now + SECONDS as an RFC 1123 date, the form of an event's NotBefore.
+http_date() {
+  LC_ALL=C date -u -d "@$(($(date +%s) + $1))" '+%a, %d %b %Y %H:%M:%S GMT'
+}
 # The pqrt flags of the fixture's identities and Key Vault; the client secret goes by environment
 # (PQRT_SERVICE_PRINCIPAL_SECRET, exported by fixture_secret).
 fixture_secret() {
