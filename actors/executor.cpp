@@ -138,7 +138,8 @@ pending_result failed(const transport::rq_job& job, std::string text, int64_t re
 caf::result<pending_result> run_job(executor_actor* self, const transport::rq_job& job) {
   auto& st = self->state;
   auto started = steady::now();
-  auto call = transport::decode_job_data(job.field("data"), st.settings.serializer);
+  auto call = transport::decode_job_data(job.field("data"), st.settings.serializer,
+                                         st.settings.job_data_max);
   if (!call)  // the same bytes will not decode next time either
     return failed(job, "DeserializationError: " + render(call.error()), -1);
   if (call->func_name != record_job_func) {

@@ -21,6 +21,8 @@ struct worker_settings {
   transport::liveness_options liveness;
   size_t concurrency = 1;
   bool burst = false;
+  /// The most a job's `data` may inflate to (`job_data_max_mb`); a bomb fails its job.
+  size_t job_data_max = transport::default_job_data_max;
   /// How long a Redis outage may last before calls fail (they are retried after that).
   std::chrono::milliseconds redis_give_up{30000};
   /// The processing pipeline (storage, keys, scripts) for pqrt's record jobs; null for a worker

@@ -29,6 +29,7 @@ const char* to_string(errc code) {
     case errc::conflict: return "conflict";
     case errc::too_large: return "too_large";
     case errc::denied: return "denied";
+    case errc::protocol_error: return "protocol_error";
   }
   return "unknown";
 }

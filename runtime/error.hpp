@@ -36,6 +36,7 @@ enum class errc : uint8_t {
   conflict = 19,    ///< a write whose precondition no longer holds (append position, existing name)
   too_large = 20,   ///< a message or value over its size limit
   denied = 21,      ///< a server refused the credentials or the permission (HTTP 401, 403)
+  protocol_error = 22,  ///< a server's reply is not of the kind its command defines
 };
 
 /// The category atom of every pqrt error.

@@ -30,4 +30,29 @@ std::string to_string(const redis_reply& reply) {
   return out + "]";
 }
 
+const char* kind_name(redis_reply::kind k) {
+  using kind = redis_reply::kind;
+  switch (k) {
+    case kind::nil: return "nil";
+    case kind::status: return "status";
+    case kind::error: return "error";
+    case kind::integer: return "integer";
+    case kind::string: return "string";
+    case kind::array: return "array";
+  }
+  return "unknown";
+}
+
+std::string wrong_kind(const redis_reply& reply, std::initializer_list<redis_reply::kind> kinds) {
+  std::string wanted;
+  for (auto k : kinds) {
+    if (k == reply.type) return {};
+    wanted += (wanted.empty() ? "" : " or ") + std::string{kind_name(k)};
+  }
+  // Strings are not shown: they may be job data.
+  auto got =
+      reply.is_string() || reply.is_array() ? std::string{kind_name(reply.type)} : to_string(reply);
+  return "expected " + wanted + ", got " + got;
+}
+
 }  // namespace pqrt::transport

@@ -4,6 +4,7 @@
 /// leaves `transport/`. Plain data: copyable, comparable, cheap to move.
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,5 +71,12 @@ struct redis_reply {
 /// A short, one-line rendering for tests and debug logs: `nil`, `+OK`, `-ERR x`, `:42`,
 /// `"text"`, `[...]` (long strings and arrays abbreviated).
 std::string to_string(const redis_reply& reply);
+
+/// The name of a reply kind (`integer`, `array`, ...).
+const char* kind_name(redis_reply::kind k);
+
+/// Why `reply` is not one of `kinds` (empty when it is): a reply of another kind is a server that
+/// does not speak this command's protocol, and must never be read as an empty result.
+std::string wrong_kind(const redis_reply& reply, std::initializer_list<redis_reply::kind> kinds);
 
 }  // namespace pqrt::transport

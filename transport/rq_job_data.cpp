@@ -65,8 +65,9 @@ caf::expected<std::string> encode_job_data(const job_call& call, rq_serializer s
   return zlib_compress(*bytes);
 }
 
-caf::expected<job_call> decode_job_data(std::string_view data, rq_serializer serializer) {
-  auto inflated = zlib_decompress(data);
+caf::expected<job_call> decode_job_data(std::string_view data, rq_serializer serializer,
+                                        size_t max_size) {
+  auto inflated = zlib_decompress(data, max_size);
   if (!inflated && is(inflated.error(), errc::unsupported))
     return with_prefix(inflated.error(), "job data");
   auto value = rq_loads(inflated ? std::string_view{*inflated} : data, serializer);

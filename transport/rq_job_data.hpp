@@ -43,10 +43,16 @@ struct job_call {
 /// tuple or list; otherwise as `rq_dumps`.
 caf::expected<std::string> encode_job_data(const job_call& call, rq_serializer serializer);
 
+/// The default cap on a job's decompressed `data` (`job_data_max_mb`): far above the largest
+/// legitimate job (a chunk of sealed records), far below what would hurt a worker.
+constexpr size_t default_job_data_max = size_t{64} << 20;
+
 /// Reads the hash field `data` as RQ does: zlib-decompressed, or used as-is when it is not zlib,
 /// then deserialized; it must be a 4-item tuple or list (str, any, tuple or list, dict).
-/// `bad_format`/`unsupported` from the layers below, with "job data" in the context.
-caf::expected<job_call> decode_job_data(std::string_view data, rq_serializer serializer);
+/// `bad_format`/`unsupported` from the layers below, with "job data" in the context;
+/// `unsupported` when it inflates past `max_size` (checked while inflating).
+caf::expected<job_call> decode_job_data(std::string_view data, rq_serializer serializer,
+                                        size_t max_size = default_job_data_max);
 
 /// The results stream's `return_value` field for a job's return value; nullopt for None (RQ then
 /// writes no such field).

@@ -11,7 +11,9 @@
 namespace pqrt::transport {
 
 using detail::evalsha;
+using detail::expect_kind;
 using detail::flat_strings;
+using kind = redis_reply::kind;
 
 namespace {
 
@@ -106,6 +108,7 @@ caf::expected<size_t> rq_store::enqueue(std::vector<job_spec> jobs) {
   size_t added = 0;
   for (const auto& r : *replies) {
     if (r.is_error()) return reply_error("enqueue", r);
+    if (auto err = expect_kind("enqueue", r, {kind::integer})) return err;
     added += static_cast<size_t>(r.integer);
   }
   return added;
@@ -113,9 +116,12 @@ caf::expected<size_t> rq_store::enqueue(std::vector<job_spec> jobs) {
 
 caf::expected<std::vector<rq_job>> rq_store::parse_reserved(const redis_reply& reply) {
   if (reply.is_error()) return reply_error("reserve", reply);
+  if (auto err = expect_kind("reserve", reply, {kind::array})) return err;
   std::vector<rq_job> jobs;
   for (const auto& entry : reply.elements) {
-    if (entry.elements.size() != 2) continue;
+    if (!entry.is_array() || entry.elements.size() != 2 || !entry.elements[0].is_string() ||
+        !entry.elements[1].is_array())
+      return make_error(errc::protocol_error, "reserve: an entry is not [id, fields]");
     jobs.push_back(make_rq_job(entry.elements[0].str, flat_strings(entry.elements[1])));
   }
   return jobs;
@@ -148,6 +154,7 @@ caf::expected<std::optional<rq_job>> rq_store::wait_and_reserve(const worker_ide
                        "LEFT", "RIGHT", fmt_secs(static_cast<double>(wait.count()) / 1000.0)});
   client_.set_timeout(base);
   if (!moved) return moved.error();
+  if (auto err = expect_kind("reserve (BLMOVE)", *moved, {kind::nil, kind::string})) return err;
   if (moved->is_nil()) return std::optional<rq_job>{};
   auto now = std::chrono::system_clock::now();
   auto replies =
@@ -157,6 +164,7 @@ caf::expected<std::optional<rq_job>> rq_store::wait_and_reserve(const worker_ide
   if (!replies) return replies.error();
   const auto& reply = replies->front();
   if (reply.is_error()) return reply_error("claim", reply);
+  if (auto err = expect_kind("claim", reply, {kind::nil, kind::array})) return err;
   if (reply.elements.size() != 2) return std::optional<rq_job>{};
   return std::optional<rq_job>{make_rq_job(reply.elements[0].str, flat_strings(reply.elements[1]))};
 }
@@ -199,8 +207,12 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
   }
   auto replies = run_scripts(std::move(calls));
   if (!replies) return replies.error();
-  for (const auto& r : *replies)
+  for (size_t i = 0; i < replies->size(); ++i) {
+    const auto& r = (*replies)[i];
     if (r.is_error()) return reply_error("record outcome", r);
+    auto want = outcomes[i].ok ? kind::integer : kind::string;
+    if (auto err = expect_kind("record outcome", r, {want})) return err;
+  }
   if (states) {
     states->clear();
     for (size_t i = 0; i < replies->size(); ++i) {

@@ -15,7 +15,10 @@ namespace pqrt::transport {
 using detail::evalsha;
 using detail::flat_strings;
 
+using detail::expect_all;
+using detail::expect_kind;
 namespace {
+using kind = redis_reply::kind;
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -53,6 +56,7 @@ caf::error check_replies(const std::string& what, const caf::expected<redis_repl
   if (!r) return r.error();
   for (const auto& e : r->elements)
     if (e.is_error()) return make_error(errc::unavailable, what + ": " + e.str);
+  if (auto err = expect_kind(what, *r, {kind::array})) return err;
   return caf::none;
 }
 
@@ -65,6 +69,7 @@ caf::error rq_store::register_worker(const worker_identity& w) {
   if (!existing) return existing.error();
   if ((*existing)[0].integer == 1 && (*existing)[2].integer == 1 && (*existing)[1].integer == 0)
     return make_error(errc::invalid_argument, "a live worker named '" + w.name + "' exists");
+  if (auto err = expect_all("register worker", *existing, {kind::integer})) return err;
   // A former worker of this name that crashed may still hold reserved jobs: return them first.
   auto back = client_.evalsha(rq_scripts::recover().sha, rq_scripts::recover().source,
                               {rq_keys::processing(w.name), rq_keys::alive(w.name)},
@@ -72,6 +77,7 @@ caf::error rq_store::register_worker(const worker_identity& w) {
   if (!back) return back.error();
   auto now = rq_now();
   std::vector<redis_command> tx{{"DEL", wk},
+  if (auto err = expect_kind("register worker", *back, {kind::integer})) return err;
                                 {"HSET",
                                  wk,
                                  "birth",
@@ -119,6 +125,7 @@ caf::expected<bool> rq_store::heartbeat(const worker_identity& w) {
   if (!r) return r.error();
   if (r->integer & 2)
     log::warn("rq", "this worker was taken for dead (its liveness lapsed); registered again",
+  if (auto err = expect_kind("heartbeat", *r, {kind::integer})) return err;
               {{"worker", w.name}});
   return (r->integer & 1) == 1;
 }
@@ -157,6 +164,7 @@ caf::expected<size_t> rq_store::recover_dead_workers() {
     const auto& name = names->elements[i].str;
     auto text = "pqrt: the worker running this job died " + std::to_string(liveness_.max_attempts) +
                 " times; giving up";
+  if (auto err = expect_kind("recover dead workers", *names, {kind::array})) return err;
     auto exc = encode_exc_string(text);
     auto now = std::chrono::system_clock::now();
     auto r = client_.evalsha(rq_scripts::recover().sha, rq_scripts::recover().source,
@@ -177,6 +185,7 @@ caf::expected<size_t> rq_store::recover_dead_workers() {
 caf::expected<size_t> rq_store::promote_scheduled(const std::vector<std::string>& queues) {
   std::vector<redis_command> calls;
   auto now = std::chrono::system_clock::now();
+    if (auto err = expect_kind("recover dead workers", *r, {kind::integer})) return err;
   for (const auto& q : queues)
     calls.push_back(evalsha(rq_scripts::promote(), {rq_keys::scheduled(q)},
                             {rq_timestamp(now), std::to_string(unix_seconds(now)), "1000"}));
@@ -184,8 +193,9 @@ caf::expected<size_t> rq_store::promote_scheduled(const std::vector<std::string>
   if (!replies) return replies.error();
   size_t total = 0;
   for (const auto& r : *replies)
-    total += r.is_integer() ? static_cast<size_t>(r.integer) : 0;
+    total += static_cast<size_t>(r.integer);
   return total;
 }
 
 }  // namespace pqrt::transport
+  if (auto err = expect_all("promote scheduled jobs", *replies, {kind::integer})) return err;

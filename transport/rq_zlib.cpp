@@ -1,5 +1,6 @@
 #include "transport/rq_zlib.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #include <zlib.h>
@@ -14,6 +15,21 @@ Bytef* in_ptr(std::string_view data) {
   return reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
 }
 
+/// Appends `n` bytes to `out`, growing its capacity by doubling but never past `max_size`, so
+/// that a bomb costs at most `max_size` bytes of memory. (A plain append, or a reserve on a grown
+/// string, may double past it; a fresh string's reserve is exact.)
+bool append_capped(std::string& out, const char* data, size_t n, size_t max_size) {
+  if (n > max_size - out.size()) return false;
+  if (out.size() + n > out.capacity()) {
+    std::string grown;
+    grown.reserve(std::min(max_size, std::max(out.size() + n, 2 * out.capacity())));
+    grown.append(out);
+    out.swap(grown);
+  }
+  out.append(data, n);
+  return true;
+}
+
 /// Inflates one stream into `out`: Z_STREAM_END, Z_MEM_ERROR past `max_size`, or another error.
 int inflate_all(z_stream& stream, std::string& out, size_t max_size) {
   char chunk[16384];
@@ -23,8 +39,7 @@ int inflate_all(z_stream& stream, std::string& out, size_t max_size) {
     stream.avail_out = sizeof chunk;
     rc = inflate(&stream, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) return rc;
-    out.append(chunk, sizeof chunk - stream.avail_out);
-    if (out.size() > max_size) return Z_MEM_ERROR;
+    if (!append_capped(out, chunk, sizeof chunk - stream.avail_out, max_size)) return Z_MEM_ERROR;
   } while (rc == Z_OK && (stream.avail_in > 0 || stream.avail_out == 0));
   return rc == Z_OK ? Z_BUF_ERROR : rc;  // input used up before the end of the stream
 }

@@ -17,7 +17,8 @@ std::string zlib_compress(std::string_view data);
 
 /// `zlib.decompress(data)`: one complete zlib stream (bytes after its end are ignored, as in
 /// Python). `bad_format` for anything else or a truncated stream; `unsupported` when the output
-/// would exceed `max_size` (a decompression bomb).
+/// would exceed `max_size` (a decompression bomb), checked while inflating: the output never
+/// holds more than `max_size` bytes of memory.
 caf::expected<std::string> zlib_decompress(std::string_view data,
                                            size_t max_size = size_t{1} << 30);
 

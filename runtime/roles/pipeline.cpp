@@ -131,6 +131,7 @@ caf::expected<worker_settings> make_worker_settings(const config::settings& cfg,
   s.concurrency = cfg.concurrency > 0 ? static_cast<size_t>(cfg.concurrency) : cores;
   s.burst = opt.burst;
   s.redis_give_up = std::chrono::seconds{cfg.redis_give_up_sec};
+  s.job_data_max = static_cast<size_t>(cfg.job_data_max_mb) << 20;
   return s;
 }
 

@@ -2,9 +2,13 @@
 
 /// Small helpers shared by the rq_store and rq_scripts translation units.
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
+#include <caf/error.hpp>
+
+#include "runtime/error.hpp"
 #include "transport/redis_connection.hpp"
 #include "transport/redis_reply.hpp"
 #include "transport/rq_scripts.hpp"
@@ -19,6 +23,24 @@ inline redis_command evalsha(const rq_scripts::script& s, const std::vector<std:
   for (auto& a : args)
     cmd.push_back(std::move(a));
   return cmd;
+}
+
+/// `protocol_error` naming `what` when `reply` is not one of `kinds`: a server that answers with
+/// a reply of another kind (an integer where a script returns an array) does not speak this
+/// protocol, and its answer must never be read as an empty queue or a zero count.
+inline caf::error expect_kind(const std::string& what, const redis_reply& reply,
+                              std::initializer_list<redis_reply::kind> kinds) {
+  auto why = wrong_kind(reply, kinds);
+  if (why.empty()) return caf::none;
+  return make_error(errc::protocol_error, what + ": " + why);
+}
+
+/// `expect_kind` for every reply of a pipeline.
+inline caf::error expect_all(const std::string& what, const std::vector<redis_reply>& replies,
+                             std::initializer_list<redis_reply::kind> kinds) {
+  for (const auto& r : replies)
+    if (auto err = expect_kind(what, r, kinds)) return err;
+  return caf::none;
 }
 
 /// The strings of an array reply (HGETALL, XRANGE fields).

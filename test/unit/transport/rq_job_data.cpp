@@ -150,5 +150,19 @@ TEST_SUITE("transport.rq_job_data") {
       CHECK_FALSE(zlib_decompress(packed.substr(0, size)));
     CHECK(zlib_decompress(packed + "trailing").value() == std::string(100000, 'a'));
     CHECK(pqrt::is(zlib_decompress(packed, 1000).error(), errc::unsupported));
+    // Exactly at the cap is fine, and the output never holds more memory than the cap.
+    auto at_cap = zlib_decompress(packed, 100000);
+    REQUIRE(at_cap);
+    CHECK(at_cap->capacity() <= 100000);
+    CHECK(pqrt::is(zlib_decompress(packed, 99999).error(), errc::unsupported));
+  }
+
+  TEST_CASE("job data: a bomb fails naming the cap") {
+    auto bomb = zlib_compress(std::string(size_t{8} << 20, '\0'));
+    auto call = decode_job_data(bomb, rq_serializer::pickle, size_t{1} << 20);
+    REQUIRE_FALSE(call);
+    CHECK(pqrt::is(call.error(), errc::unsupported));
+    CHECK(pqrt::render(call.error()).find("job data: zlib: output exceeds 1048576 bytes") !=
+          std::string::npos);
   }
 }
