@@ -41,6 +41,9 @@ public:
     // 201 created, 204 exists; 409: exists with other metadata, still a queue.
     if (resp->status == 201 || resp->status == 204) return {};
     if (resp->status == 409 && resp->error_code() == "QueueAlreadyExists") return {};
+    // A least-privilege identity (Queue Data Message Sender) may not create queues; the
+    // deployment made them. If it did not, the first put names the missing queue.
+    if (resp->status == 403 && resp->error_code() == "AuthorizationPermissionMismatch") return {};
     return fail("create queue", queue, *resp);
   }
 
