@@ -2,6 +2,9 @@
 
 #include "runtime/stores.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -29,6 +32,12 @@ caf::expected<std::unique_ptr<atomic_output>> atomic_output::open(const std::str
   std::unique_ptr<atomic_output> out{new atomic_output(path)};
   if (path == "-") return out;
   out->temp_path_ = temp_name_for(path);
+  // Created 0600 whatever the umask (outputs may hold plaintext: decrypted records, results,
+  // downloaded blobs); O_EXCL so that nothing planted under the temporary name is written through.
+  int fd = ::open(out->temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error(errc::io_error, "cannot create " + path + ": " + std::strerror(errno));
+  ::close(fd);
   out->file_.open(out->temp_path_, std::ios::binary | std::ios::trunc);
   if (!out->file_)
     return make_error(errc::io_error, "cannot create " + path + ": " + std::strerror(errno));

@@ -21,7 +21,7 @@ namespace pqrt::tools {
 /// An output file that exists under its name only after `commit`.
 class atomic_output {
 public:
-  /// Opens a temporary file beside `path` (or stdout for "-").
+  /// Opens a temporary file beside `path` (or stdout for "-"), mode 0600 whatever the umask.
   static caf::expected<std::unique_ptr<atomic_output>> open(const std::string& path);
   ~atomic_output();
 

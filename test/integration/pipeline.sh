@@ -106,7 +106,9 @@ BIG=(--encrypted-data-filename big.encrypted --processor sha256)
 workers 3 big- "${BIG[@]}" --concurrency 2
 run "$PQRT" --role=scheduler $(common) "${BIG[@]}" --run-id big
 expect "scheduler + 3 workers: the run over 100,000 records ends with exit 0" 0 "every job finished"
+umask 022
 results big big.out
+check "pqrt results writes its plaintext mode 0600 under umask 022" test "$(stat -c %a big.out)" = 600
 check "every record's result is present once, in record order, and equals sha256 of the record" \
   cmp -s big.out big.expected
 check "the manifest accounts for every job once" \

@@ -48,8 +48,10 @@ expect "encrypt records" 0
 check "a header line plus one line per record" test "$(wc -l <data.enc)" -eq 100001
 check "no plaintext in the encrypted file" bash -c "! grep -q '\"data\"' data.enc"
 
+umask 022
 run "$PQRT" decrypt records "${keys[@]}" --in data.enc --out data.dec
 expect "decrypt records" 0
+check "its plaintext output is mode 0600 under umask 022" test "$(stat -c %a data.dec)" = 600
 check "decrypt gives back the same bytes" cmp -s data.txt data.dec
 
 # One changed byte in one line: decrypt fails naming that line and writes nothing.
