@@ -7,8 +7,10 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 
 build_pkgs=(g++ cmake ninja-build ccache pkg-config libcaf-dev libcpprest-dev libhiredis-dev
             libssl-dev rapidjson-dev libboost-program-options-dev doctest-dev openssl
-            redis-server redis-tools)
-test_pkgs=(python3 python3-rq python3-cryptography python3-jsonschema curl time)
+            redis-server redis-tools
+            dpkg-dev file)  # dpkg-dev, file: CPack's DEB generator (dpkg-shlibdeps) for package.sh
+test_pkgs=(python3 python3-rq python3-cryptography python3-jsonschema curl time
+           shellcheck systemd)  # deploy.units: shellcheck, systemd-analyze
 
 want=("${build_pkgs[@]}")
 with_tests=0
