@@ -49,6 +49,10 @@ const script& fail();
 /// stopping) worker's reserved jobs back at the front of their queues. Returns -1 when the worker
 /// is alive, else the number of jobs returned.
 const script& recover();
+/// KEYS: processing list. ARGV: worker name, now_ts, then job ids. Puts those of the ids still in
+/// the processing list back at the front of their queues, in order, as if never started (no
+/// attempt counted). Returns the number of jobs returned.
+const script& release();
 /// KEYS: processing list, alive key, worker key. ARGV: now_ts, now_int, wip_ttl, alive_ms,
 /// worker_ttl, worker name, its queues. Refreshes liveness, the worker hash TTL and the wip scores
 /// of every reserved job; a worker that was taken for dead joins the worker sets again. Returns

@@ -50,6 +50,18 @@ local function retry_job(id, origin, now_ts, now_int, delay, text)
 end
 )lua";
 
+// A reserved job back at the front of its queue, as if never started (no attempt counted).
+constexpr const char* return_job_lua = R"lua(
+local function return_job(id, origin, now_ts, name)
+  local jk = 'rq:job:' .. id
+  redis.call('ZREM', 'rq:wip:' .. origin, id)
+  redis.call('SADD', 'rq:queues', 'rq:queue:' .. origin)
+  redis.call('HSET', jk, 'status', 'queued', 'started_at', '', 'worker_name', '')
+  redis.call('LPUSH', 'rq:queue:' .. origin, id)
+  track(jk, 'queued', now_ts, '', 'returned to its queue: worker ' .. name .. ' stopped or died')
+end
+)lua";
+
 }  // namespace
 
 const script& fail() {
@@ -75,8 +87,8 @@ return 'failed'
 }
 
 const script& recover() {
-  static const script s =
-      detail::make_script("recover", std::string{detail::track_lua} + fail_job_lua + R"lua(
+  static const script s = detail::make_script(
+      "recover", std::string{detail::track_lua} + fail_job_lua + return_job_lua + R"lua(
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local max_attempts, exc, count = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
@@ -92,16 +104,32 @@ for i = #ids, 1, -1 do  -- back to front: the oldest ends up first in its queue 
     if attempts >= max_attempts then
       fail_job(id, origin, 'failed', now_ts, now_int, exc, ARGV[7] or '')
     else
-      redis.call('ZREM', 'rq:wip:' .. origin, id)
-      redis.call('SADD', 'rq:queues', 'rq:queue:' .. origin)
-      redis.call('HSET', jk, 'status', 'queued', 'started_at', '', 'worker_name', '')
-      redis.call('LPUSH', 'rq:queue:' .. origin, id)
-      track(jk, 'queued', now_ts, '', 'returned to its queue: worker ' .. name .. ' stopped or died')
+      return_job(id, origin, now_ts, name)
       returned = returned + 1
     end
   end
 end
 redis.call('DEL', KEYS[1])
+return returned
+)lua");
+  return s;
+}
+
+const script& release() {
+  static const script s =
+      detail::make_script("release", std::string{detail::track_lua} + return_job_lua + R"lua(
+local name, now_ts = ARGV[1], ARGV[2]
+local returned = 0
+for i = #ARGV, 3, -1 do  -- back to front: the first id ends up first in its queue
+  local id = ARGV[i]
+  local jk = 'rq:job:' .. id
+  local origin = redis.call('HGET', jk, 'origin')
+  if redis.call('LREM', KEYS[1], 0, id) > 0 and origin and
+      redis.call('HGET', jk, 'status') == 'started' then
+    return_job(id, origin, now_ts, name)
+    returned = returned + 1
+  end
+end
 return returned
 )lua");
   return s;

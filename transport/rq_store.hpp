@@ -110,6 +110,10 @@ public:
   /// Puts back this worker's reserved jobs (not counted as attempts), then deregisters as RQ's
   /// worker death does.
   caf::error deregister_worker(const worker_identity& w);
+  /// Puts back reserved jobs of this worker that never started (a drain), at the front of their
+  /// queues in order, not counted as attempts; ids no longer reserved by it are skipped. Returns
+  /// how many went back.
+  caf::expected<size_t> release(const worker_identity& w, const std::vector<std::string>& ids);
   /// Returns the jobs of every dead pqrt worker to their queues; returns how many.
   caf::expected<size_t> recover_dead_workers();
   /// Moves due jobs from the scheduled registries of `queues` back to their queues.

@@ -1,4 +1,6 @@
 // rq_store: worker registration, liveness, recovery of dead workers, and reading state back.
+#include <algorithm>
+
 #include <unistd.h>
 
 #include "runtime/error.hpp"
@@ -146,6 +148,17 @@ caf::error rq_store::deregister_worker(const worker_identity& w) {
     log::info("rq", "returned reserved jobs to their queues",
               {{"worker", w.name}, {"jobs", std::to_string(back->integer)}});
   return check_replies("deregister worker", client_.transaction(death_commands(w.name, w.queues)));
+}
+
+caf::expected<size_t> rq_store::release(const worker_identity& w,
+                                        const std::vector<std::string>& ids) {
+  if (ids.empty()) return size_t{0};
+  std::vector<std::string> args{w.name, rq_now()};
+  args.insert(args.end(), ids.begin(), ids.end());
+  auto back = client_.evalsha(rq_scripts::release().sha, rq_scripts::release().source,
+                              {rq_keys::processing(w.name)}, args);
+  if (!back) return back.error();
+  return static_cast<size_t>(std::max<int64_t>(back->integer, 0));
 }
 
 caf::expected<size_t> rq_store::recover_dead_workers() {

@@ -299,6 +299,34 @@ TEST_CASE_FIXTURE(store_fixture,
   CHECK(!str({"HGET", keys::worker("worker-a"), "death"}).empty());
 }
 
+TEST_CASE_FIXTURE(store_fixture,
+                  "a drain releases reserved jobs that never started, in order, uncounted") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("h1"), echo("h2"), echo("h3"), echo("h4")}));
+  REQUIRE(reserve(a, 3).size() == 3);
+  auto back = store.release(a, {"h2", "h3", "h9"});  // h9: never reserved here
+  REQUIRE(back);
+  CHECK(*back == 2);
+  auto order = cmd({"LRANGE", keys::queue("default"), "0", "-1"});
+  REQUIRE(order.elements.size() == 3);
+  CHECK(order.elements[0].str == "h2");
+  CHECK(order.elements[1].str == "h3");
+  CHECK(order.elements[2].str == "h4");
+  CHECK(str({"HGET", keys::job("h2"), "status"}) == "queued");
+  CHECK(str({"HGET", keys::job("h2"), "worker_name"}).empty());
+  CHECK(cmd({"HGET", keys::job("h2"), "pqrt_attempts"}).is_nil());
+  CHECK(num({"ZCARD", keys::wip("default")}) == 1);  // h1 still runs
+  auto held = cmd({"LRANGE", keys::processing("worker-a"), "0", "-1"});
+  REQUIRE(held.elements.size() == 1);
+  CHECK(held.elements[0].str == "h1");
+  auto again = store.release(a, {"h2"});  // already back: nothing happens twice
+  REQUIRE(again);
+  CHECK(*again == 0);
+  CHECK(num({"LLEN", keys::queue("default")}) == 3);
+  REQUIRE(store.deregister_worker(a) == caf::none);  // returns the rest
+  CHECK(num({"LLEN", keys::queue("default")}) == 4);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "finishing a parent enqueues its deferred child") {
   REQUIRE(store.register_worker(a) == caf::none);
   REQUIRE(store.enqueue({echo("parent")}));
