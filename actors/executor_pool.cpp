@@ -3,12 +3,14 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
 
 #include <caf/all.hpp>
 
 #include "actors/executor.hpp"
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
+#include "runtime/builtins.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics_registry.hpp"
@@ -57,7 +59,12 @@ struct pool_state {
   size_t in_flight = 0;
   size_t unwritten = 0;    // results handed to result_encryptor, not yet written
   size_t owed_credit = 0;  // executors freed while too many results were unwritten
+  // The ids of the jobs in the executors, and of those still running when a drain's time ran
+  // out (handed back: their outcomes are dropped).
+  std::set<std::string> running;
+  std::set<std::string> handed_back;
   bool quiet = false;
+  bool draining = false;  // a scheduled eviction: nothing more starts
   bool drained = false;
   bool stopping = false;
   caf::error stop_reason;
@@ -106,9 +113,70 @@ void grant(pool_actor* self, size_t n) {
   tell(self, "fetcher", caf::make_message(credit_atom::value, n));
 }
 
+/// At-least-once during a drain: a reserved job that never started goes back to the front of its
+/// queue now (a one-shot blocking actor makes the Redis call), so another worker takes it at
+/// once; whatever this misses is still in the processing list, which the heartbeat's
+/// deregistration returns.
+void release_unstarted(pool_actor* self, std::vector<std::string> ids) {
+  if (ids.empty()) return;
+  self->spawn([s = self->state.settings, ids](caf::blocking_actor*) {
+    transport::redis_client_options options;
+    options.give_up_after = s.redis_give_up;
+    transport::rq_store store{s.redis, s.serializer, options};
+    auto n = store.release(s.identity, ids);
+    if (!n)
+      log::warn("executor_pool", "handing back unstarted jobs failed; deregistering returns them",
+                {{"error", render(n.error())}});
+    else
+      log::info("executor_pool", "handed back jobs that had not started",
+                {{"jobs", std::to_string(*n)}});
+  });
+}
+
+void drain(pool_actor* self, caf::timespan handback_after) {
+  auto& st = self->state;
+  st.quiet = st.draining = true;
+  std::vector<std::string> ids;
+  for (auto& job : st.waiting)
+    ids.push_back(job.id);
+  st.waiting.clear();
+  release_unstarted(self, std::move(ids));
+  log::info("executor_pool", "draining: running jobs may finish, then they are handed back",
+            {{"running", std::to_string(st.running.size())},
+             {"hand_back_in_ms",
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(handback_after).count())}});
+  self->delayed_send(self, handback_after, handback_atom::value);
+}
+
+/// The drain's time is up: the jobs still running are asked to stop and count as handed back
+/// (they stay in the processing list until the heartbeat returns them); their outcomes are
+/// dropped.
+void hand_back_running(pool_actor* self) {
+  auto& st = self->state;
+  if (!st.running.empty())
+    log::warn("executor_pool", "drain deadline: handing back the jobs still running",
+              {{"jobs", std::to_string(st.running.size())}});
+  for (const auto& id : st.running) {
+    job_control::request_stop(id);
+    st.handed_back.insert(id);
+  }
+  st.in_flight -= st.running.size();
+  st.running.clear();
+  maybe_finish(self);
+}
+
 void on_outcome(pool_actor* self, caf::actor exec, pending_result& r, queue_metrics* m,
                 steady::time_point started) {
   auto& st = self->state;
+  if (st.handed_back.erase(r.outcome.id) > 0) {  // already handed back: not recorded
+    --m->running;
+    m->in_flight->dec();
+    st.idle.push_back(std::move(exec));
+    maybe_finish(self);
+    return;
+  }
+  st.running.erase(r.outcome.id);
   auto encryptor = r.run_id.empty() ? caf::actor{} : find_actor(self->system(), "encryptor");
   if (!r.run_id.empty() && r.outcome.ok && !encryptor) {  // restarting: run the job again later
     r.outcome.ok = false;
@@ -142,6 +210,10 @@ void on_outcome(pool_actor* self, caf::actor exec, pending_result& r, queue_metr
 
 void dispatch(pool_actor* self, transport::rq_job job) {
   auto& st = self->state;
+  if (st.draining) {  // reserved before the fetcher went quiet
+    release_unstarted(self, {job.id});
+    return;
+  }
   if (st.idle.empty()) {  // only after a fetcher restart: its predecessor's jobs still arriving
     st.waiting.push_back(std::move(job));
     return;
@@ -151,6 +223,7 @@ void dispatch(pool_actor* self, transport::rq_job job) {
   if (st.in_flight++ == 0)
     tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"busy"}));
   auto id = job.id;
+  st.running.insert(id);
   auto* m = &st.metrics.try_emplace(job.origin(), job.origin()).first->second;
   m->started->inc();
   ++m->running;
@@ -197,6 +270,8 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
         maybe_finish(self);
       },
       [=](quiet_atom) { self->state.quiet = true; },
+      [=](drain_atom, caf::timespan handback_after) { drain(self, handback_after); },
+      [=](handback_atom) { hand_back_running(self); },
   };
 }
 

@@ -5,8 +5,11 @@
 /// status_writer and tells the heartbeat whether the worker is busy or idle.
 ///
 /// In: `job_atom, rq_job` (fetcher); `hello_atom` → `size_t` credits (a (re)started fetcher);
-/// `drained_atom` (burst: the queues are empty); `quiet_atom`. On exit it waits for the jobs in
-/// flight, makes sure their outcomes are written, then ends.
+/// `drained_atom` (burst: the queues are empty); `quiet_atom`; `drain_atom, caf::timespan` (a
+/// scheduled eviction: nothing more starts, reserved jobs that have not started go back to their
+/// queues at once, and the jobs still running after the timespan are stopped and left for the
+/// heartbeat to hand back, their outcomes dropped). On exit it waits for the jobs in flight,
+/// makes sure their outcomes are written, then ends.
 
 #include <caf/fwd.hpp>
 

@@ -13,6 +13,8 @@
 ///   executor_pool --(state_atom, "busy"|"idle")--> heartbeat
 ///   burst: rq_fetcher --drained_atom--> executor_pool --sync_atom--> status_writer,
 ///          then --done_atom--> heartbeat (deregisters) and every actor ends normally.
+///   eviction: scheduled_events_watcher --(drain_atom, time)--> executor_pool, then
+///          --(shutdown_atom, grace)--> the root supervisor (runtime/scheduled_events_watcher.hpp).
 ///   record jobs: an executor asks the decryptor for the run's material (data key, script) once;
 ///   a finished record job goes executor_pool --(seal_atom, pending_result)--> result_encryptor
 ///   --(result_atom, pending_result)--> result_writer, which writes results in batches, then
@@ -77,6 +79,11 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 /// The worker's RQ state ("busy", "idle"), pool → heartbeat.
 using state_atom = caf::atom_constant<caf::atom("state")>;
+/// A scheduled eviction, to executor_pool with a `caf::timespan`: start nothing more, hand back
+/// at once what was reserved but has not started, and what still runs once the time is up.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+/// executor_pool-internal: a drain's time is up.
+using handback_atom = caf::atom_constant<caf::atom("handback")>;
 
 // --- pipeline --------------------------------------------------------------------------------
 /// A whole (small) blob, to blob_fetcher: container, name → bytes.
