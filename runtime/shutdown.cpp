@@ -72,7 +72,8 @@ void signal_watcher::run() {
 }
 
 int run_tree(caf::actor_system& sys, const std::string& role, std::vector<child_spec> children,
-             restart_budget budget, caf::timespan grace) {
+             restart_budget budget, caf::timespan grace,
+             const std::function<void(const caf::actor&)>& on_start) {
   // Registered as "root": an actor that ends the role's work (a finished run) shuts it down.
   auto root =
       register_spawned(sys, "root", spawn_supervisor(sys, role, std::move(children), budget));
@@ -83,6 +84,7 @@ int run_tree(caf::actor_system& sys, const std::string& role, std::vector<child_
     signal_watcher watcher{root, grace};
     caf::scoped_actor self{sys, true};
     self->monitor(root);
+    if (on_start) on_start(root);
     self->receive([&](caf::down_msg& dm) { reason = std::move(dm.reason); });
     signals = watcher.signals_seen();
     last_signal = watcher.last_signal();

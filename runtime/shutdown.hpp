@@ -6,6 +6,7 @@
 /// actor code ever runs in a signal handler.
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,8 +53,11 @@ constexpr int exit_usage = 2;    ///< unknown flag, role or subcommand; bad argu
 constexpr int exit_config = 3;   ///< the configuration is invalid (the field is named)
 
 /// Runs a role's tree under a root supervisor until it ends; turns signals into shutdown.
+/// `on_start` (optional) gets the root once it runs, for watchers that may shut the tree down
+/// with `shutdown_atom` too (the worker's scheduled_events_watcher).
 /// Returns exit_ok after a clean end, 128 + signal after a hard stop, exit_failure otherwise.
 int run_tree(caf::actor_system& sys, const std::string& role, std::vector<child_spec> children,
-             restart_budget budget, caf::timespan grace);
+             restart_budget budget, caf::timespan grace,
+             const std::function<void(const caf::actor&)>& on_start = {});
 
 }  // namespace pqrt
