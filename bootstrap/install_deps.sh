@@ -10,7 +10,8 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config libcaf-dev libcpprest-dev li
             redis-server redis-tools
             dpkg-dev file)  # dpkg-dev, file: CPack's DEB generator (dpkg-shlibdeps) for package.sh
 test_pkgs=(python3 python3-rq python3-cryptography python3-jsonschema curl time
-           shellcheck systemd)  # deploy.units: shellcheck, systemd-analyze
+           shellcheck systemd  # deploy.units: shellcheck, systemd-analyze
+           python3-yaml)       # integration.boot: reads arm/cloud-init.yaml as cloud-init does
 
 want=("${build_pkgs[@]}")
 with_tests=0

@@ -1,0 +1,500 @@
+#!/usr/bin/env bash
+# The simulated VM boot (issue 11, acceptance 4-6): the real package (bootstrap/package.sh), the
+# real cloud-config (arm/cloud-init.yaml) and the real bootstrap scripts boot one scheduler "VM"
+# and two worker "VMs", each a directory standing in for its root file system (PQRT_ROOT) with
+# its own IMDS port and identity on the fixture (test/fixtures/azure_fixture.py --vm). Azurite
+# runs over HTTPS with OAuth (bearer tokens only over TLS), a local redis-server needs a password
+# that only the fixture's Key Vault holds (the config says keyvault:redis-password), and the data
+# set is encrypted with a data key wrapped by the vault's key. cloud-init is played by
+# test/fixtures/vm/cloud_init.py (write_files into the VM root, then runcmd), systemd and apt by
+# the shims in test/fixtures/vm/ (first on the bootstrap's PATH): `systemctl enable --now`
+# starts the unit's ExecStart from the unit file the package installed, as its User= with its
+# environment; `apt-get install ./pqrt.deb` unpacks into the VM root and runs the package's
+# postinst for real (the pqrt system user is created on this machine; it runs as root on a
+# disposable CI machine). Checked: the run over the encrypted data set completes and `pqrt
+# results` gives every record once and right; a .deb whose SHA-256 does not match stops the boot
+# with one line and installs nothing, reported as a workload event; IMDS 410/429/404/503 answers
+# are retried; a second run changes nothing; a Preempt and a Terminate drain their worker (an
+# event for another VM is ignored) and the run still completes; nothing the boot wrote holds a
+# secret. Needs root.
+# shellcheck source-path=SCRIPTDIR disable=SC2016 # wait_until evaluates its condition afresh
+source "$(dirname "$0")/lib.sh"
+cd "$WORK" || exit 1
+source "$(dirname "$0")/servers.sh"
+
+export PQRT_LOG_FORMAT=text
+VMTOOLS="$SOURCE_DIR/test/fixtures/vm"
+CLOUD_CONFIG="$SOURCE_DIR/arm/cloud-init.yaml"
+# The pqrt user must reach the VM roots under $WORK (mktemp makes it 0700).
+chmod 0711 "$WORK"
+mkdir -p "$WORK/vm" && chmod 0755 "$WORK/vm"
+
+# Processes the shim started for the VMs' units are ended before the servers.
+stop_units() {
+  local f pid
+  for f in "$WORK"/vm/*.units/*.pid; do
+    [ -f "$f" ] || continue
+    pid="$(cat "$f")"
+    kill -TERM -- "-$pid" 2>/dev/null
+  done
+  for f in "$WORK"/vm/*.units/*.pid; do
+    [ -f "$f" ] || continue
+    pid="$(cat "$f")"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null
+  done
+  return 0
+}
+trap 'stop_units; cleanup' EXIT
+
+if [ "$(id -u)" -ne 0 ]; then
+  fail "the simulated boot runs as root" "uid $(id -u)"
+  finish
+  exit
+fi
+
+# --- the cloud-config is the one rendered from the scripts ---------------------------------------
+run "$PY" "$SOURCE_DIR/arm/render_cloud_init.py" --check
+expect "arm/cloud-init.yaml (and azuredeploy.json's cloudInit) are up to date with bootstrap/" 0
+check "the bootstrap's list of secret fields is fields.def's" test \
+  "$(grep -o 'PQRT_FIELD_STRING([a-z0-9_]*, "[^"]*", true' "$SOURCE_DIR/config/fields.def" |
+    sed 's/PQRT_FIELD_STRING(\([a-z0-9_]*\),.*/\1/' | sort | tr '\n' ' ')" = \
+  "$(sed -n '/^readonly SECRET_FIELDS="/,/"$/p' "$SOURCE_DIR/bootstrap/bootstrap_lib.sh" |
+    sed 's/readonly SECRET_FIELDS="//; s/"//' | tr ' ' '\n' | grep . | sort | tr '\n' ' ')"
+
+if command -v systemd-analyze >/dev/null; then
+  # ExecStart must exist to verify: pointed at the checkout's dispatcher; stderr must be empty.
+  sed "s#^ExecStart=/usr/local/sbin/pqrt-bootstrap#ExecStart=$SOURCE_DIR/bootstrap/pqrt-bootstrap.sh#" \
+    "$SOURCE_DIR/bootstrap/pqrt-bootstrap.service" >pqrt-bootstrap.service
+  run systemd-analyze verify "$WORK/pqrt-bootstrap.service"
+  check "systemd-analyze verify accepts pqrt-bootstrap.service, silently" test "$rc" -eq 0 -a ! -s "$WORK/err"
+fi
+
+# --- the package ----------------------------------------------------------------------------------
+run bash "$SOURCE_DIR/bootstrap/package.sh" --build-dir "${TEST_BUILD_DIR:?set by CMake}"
+expect "bootstrap/package.sh builds the .deb" 0
+DEB="$(tail -n 1 "$WORK/out")"
+check "it prints the .deb's path last" test -f "$DEB"
+DEB_NAME="$(basename "$DEB")"
+DEB_SHA="$(sha256sum "$DEB" | cut -d' ' -f1)"
+
+# --- TLS, Azurite over HTTPS with OAuth, Redis with a password, the fixture -----------------------
+mkdir -p tls && chmod 0755 tls
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout tls/key.pem -out tls/cert.pem \
+  2>/dev/null
+chmod 0644 tls/cert.pem
+CA="$WORK/tls/cert.pem"
+start_azurite_https() {
+  local dir="$1" bin="$SOURCE_DIR/.deps/azurite/node_modules/.bin"
+  mkdir -p "$dir"
+  BLOB_PORT="$(free_port)"
+  QUEUE_PORT="$(free_port)"
+  "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --location "$dir" \
+    --cert "$WORK/tls/cert.pem" --key "$WORK/tls/key.pem" --oauth basic \
+    --skipApiVersionCheck --silent >"$WORK/azurite-blob.log" 2>&1 &
+  PIDS+=($!)
+  "$bin/azurite-queue" --queueHost 127.0.0.1 --queuePort "$QUEUE_PORT" --location "$dir" \
+    --cert "$WORK/tls/cert.pem" --key "$WORK/tls/key.pem" --oauth basic \
+    --skipApiVersionCheck --silent >"$WORK/azurite-queue.log" 2>&1 &
+  PIDS+=($!)
+  secret "$AZURITE_KEY"
+  BLOB_URL="https://127.0.0.1:$BLOB_PORT/devstoreaccount1"
+  QUEUE_URL="https://127.0.0.1:$QUEUE_PORT/devstoreaccount1"
+  wait_until 60 '(exec 3<>"/dev/tcp/127.0.0.1/$BLOB_PORT") && (exec 3<>"/dev/tcp/127.0.0.1/$QUEUE_PORT")'
+}
+check "Azurite starts over HTTPS with --oauth basic" start_azurite_https "$WORK/azurite"
+# The operator's tools on this machine trust the test CA through SSL_CERT_FILE (OpenSSL's
+# default verify paths, which cpprest uses); the bootstrap's curl only through PQRT_CA_FILE.
+host_pqrt() { SSL_CERT_FILE="$CA" "$PQRT" "$@"; }
+STORAGE=(--storage azure --storage-account-name devstoreaccount1 --blob-endpoint "$BLOB_URL"
+  --queue-endpoint "$QUEUE_URL" --storage-account-key "$AZURITE_KEY")
+
+REDIS_PASSWORD="boot-redis-$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')"
+secret "$REDIS_PASSWORD"
+REDIS_PORT="$(free_port)"
+mkdir -p redis
+(umask 077 && printf 'bind 127.0.0.1\nport %s\nsave ""\ndir %s\nlogfile %s\nrequirepass %s\n' \
+  "$REDIS_PORT" "$WORK/redis" "$WORK/redis/redis.log" "$REDIS_PASSWORD" >redis/redis.conf)
+/usr/bin/redis-server "$WORK/redis/redis.conf" &
+PIDS+=($!)
+export REDISCLI_AUTH="$REDIS_PASSWORD"
+rcli() { redis-cli -p "$REDIS_PORT" --no-auth-warning "$@"; }
+check "a redis-server with a password starts" wait_until 20 '[ "$(rcli ping)" = PONG ]'
+check "it refuses clients without the password" \
+  sh -c "REDISCLI_AUTH= redis-cli -p $REDIS_PORT ping 2>&1 | grep -q NOAUTH"
+
+# The VMs: a scheduler, two instances of the worker scale set, and a second scheduler VM whose
+# userData names a wrong package SHA-256. Each gets its own IMDS port; the scheduler its own
+# user-assigned identity, the workers theirs.
+SCHED_MI=77777777-8888-9999-aaaa-bbbbbbbbbbbb
+SS=pqrt-workers
+VMS=(pqrt-scheduler "${SS}_0" "${SS}_1" pqrt-scheduler-bad)
+declare -A VM_ROLE=([pqrt-scheduler]=scheduler ["${SS}_0"]=worker ["${SS}_1"]=worker
+  [pqrt-scheduler-bad]=scheduler)
+declare -A VM_MI=([pqrt-scheduler]=$SCHED_MI ["${SS}_0"]=$FX_MI_CLIENT_ID ["${SS}_1"]=$FX_MI_CLIENT_ID
+  [pqrt-scheduler-bad]=$SCHED_MI)
+mkdir -p userdata
+VM_ARGS=()
+for vm in "${VMS[@]}"; do
+  echo '{}' >"userdata/$vm.json"
+  spec="name=$vm,role=${VM_ROLE[$vm]},user_data=$WORK/userdata/$vm.json,client_id=${VM_MI[$vm]}"
+  case "$vm" in "$SS"_*) spec+=",scale_set=$SS" ;; esac
+  VM_ARGS+=(--vm "$spec")
+done
+fixture_secret
+check "the fixture starts: Entra ID, Key Vault (holding redis-password) and an IMDS per VM" \
+  start_fixture fx --secret "redis-password=$REDIS_PASSWORD" "${VM_ARGS[@]}"
+FX="$FX_URL"
+declare -A IMDS=()
+for vm in "${VMS[@]}"; do IMDS[$vm]="http://127.0.0.1:$(cat "$WORK/fx.port.$vm")"; done
+
+# A storage token from the fixture's IMDS, for this test's own look at the queue.
+storage_token() {
+  curl -sf -H 'Metadata: true' \
+    "$FX/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F&client_id=$FX_MI_CLIENT_ID" |
+    "$PY" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+TOKEN="$(storage_token)"
+bearer() { printf 'Authorization: Bearer %s\n' "$TOKEN"; }
+# The queue the deployment (the ARM template) makes: the workload events go there.
+curl -sf --cacert "$CA" -X PUT -H @<(bearer) -H 'x-ms-version: 2021-08-06' \
+  -H 'Content-Length: 0' "$QUEUE_URL/workloadstatus" >/dev/null
+check "Azurite takes the fixture's managed-identity token over HTTPS (queue made)" \
+  curl -sf --cacert "$CA" -H @<(bearer) -H 'x-ms-version: 2021-08-06' \
+  -o /dev/null "$QUEUE_URL/workloadstatus?comp=metadata"
+# workload_events: every message of the workload queue so far, decoded, one JSON event per line
+# (appended to events.jsonl; taken with a long visibility timeout, so each is read once).
+touch events.jsonl
+workload_events() {
+  local got
+  while :; do
+    got="$(curl -sf --cacert "$CA" -H @<(bearer) -H 'x-ms-version: 2021-08-06' \
+      "$QUEUE_URL/workloadstatus/messages?numofmessages=32&visibilitytimeout=3600")" || return 1
+    printf '%s' "$got" | "$PY" -c '
+import base64, json, re, sys
+n = 0
+for text in re.findall(r"<MessageText>(.*?)</MessageText>", sys.stdin.read(), re.S):
+    n += 1
+    for e in json.loads(base64.b64decode(text)).get("events", []):
+        print(json.dumps(e, sort_keys=True))
+sys.exit(0 if n else 3)
+' >>events.jsonl || break
+  done
+  return 0
+}
+# boot_event VM STATUS [STEP]: a bootstrap event of that VM with that status (and step).
+boot_event() {
+  workload_events
+  "$PY" -c '
+import json, sys
+vm, status = sys.argv[1], sys.argv[2]
+step = sys.argv[3] if len(sys.argv) > 3 else None
+for line in open("events.jsonl"):
+    e = json.loads(line)
+    if e.get("event") == "bootstrap" and e.get("vm") == vm and e.get("status") == status and \
+            (step is None or e.get("step") == step) and e.get("at", "").endswith("Z"):
+        sys.exit(0)
+sys.exit(1)
+' "$@"
+}
+
+# --- the data set, its key in Key Vault, the package in the deploy container ----------------------
+RECORDS=2000
+"$PQRT" gen-data --records "$RECORDS" --size-kb 1 --out boot.plain 2>/dev/null
+"$PY" -c '
+import hashlib, sys
+with open(sys.argv[1], "rb") as f, open(sys.argv[2], "w") as out:
+    for i, line in enumerate(f):
+        out.write("%d\t%s\n" % (i, hashlib.sha256(line.rstrip(b"\n")).hexdigest()))
+' boot.plain boot.expected
+read -ra SP <<<"$(sp_identity "$FX")"
+run host_pqrt keygen data-key --wrap-with kv --out aes.encrypted "${SP[@]}"
+expect "a data key wrapped by the vault's key" 0
+run host_pqrt encrypt records --key aes.encrypted "${SP[@]}" --in boot.plain --out boot.enc
+expect "the data set is encrypted with it" 0
+run host_pqrt upload "${STORAGE[@]}" boot.enc aes.encrypted
+expect "the encrypted data set and its wrapped key are uploaded (HTTPS)" 0
+run host_pqrt upload "${STORAGE[@]}" --container deploy "$DEB" --name "$DEB_NAME"
+expect "the .deb is uploaded to the deploy container" 0
+
+# --- userData: pqrt's config per VM (no secret: the Redis password is a Key Vault reference) -----
+HAS_SE=0
+if "$PQRT" --dump-config 2>/dev/null | grep -q '"scheduled_events"'; then HAS_SE=1; fi
+SLEEP_MS=60
+userdata() {  # userdata VM [SHA]: writes the VM's userData file
+  local vm="$1" sha="${2:-$DEB_SHA}" role="${VM_ROLE[$1]}"
+  "$PY" - "$WORK/userdata/$vm.json" <<EOF
+import json, sys
+cfg = {
+    "storage": "azure", "storage_account_name": "devstoreaccount1",
+    "blob_endpoint": "$BLOB_URL", "queue_endpoint": "$QUEUE_URL",
+    "use_managed_identity": True, "managed_identity_client_id": "${VM_MI[$vm]}",
+    "imds_endpoint": "${IMDS[$vm]}",
+    "azure_keyvault_url": "$FX", "key_source": "keyvault",
+    "redis_url": "redis://127.0.0.1:$REDIS_PORT", "redis_password": "keyvault:redis-password",
+    "encrypted_data_filename": "boot.enc", "run_id": "boot", "processor": "sleep:$SLEEP_MS",
+    "concurrency": 2, "log_format": "json",
+    "package_blob_name": "$DEB_NAME", "package_sha256": "$sha",
+}
+# One worker takes its role from the pqrt-role tag, the others from deploy_role.
+if "$vm" != "${SS}_0":
+    cfg["deploy_role"] = "$role"
+if "$role" == "worker" and $HAS_SE:
+    cfg["scheduled_events"] = "on"
+with open(sys.argv[1], "w") as f:
+    json.dump(cfg, f, indent=2)
+    f.write("\n")
+EOF
+}
+for vm in "${VMS[@]}"; do userdata "$vm"; done
+userdata pqrt-scheduler-bad "$(printf '%s' "$DEB_SHA" | tr '0-9a-f' '1-9a-f0')"
+check "the VMs' userData is accepted by pqrt's own config loader" \
+  "$PQRT" --dump-config --config "$WORK/userdata/${SS}_1.json" >/dev/null
+
+# --- booting a VM ---------------------------------------------------------------------------------
+# A VM's root is $WORK/vm/NAME; the shims record calls in $WORK/vm/NAME.calls and keep unit state
+# in $WORK/vm/NAME.units/.
+mkdir -p shims
+for tool in systemctl apt-get logger; do ln -sf "$VMTOOLS/$tool" "shims/$tool"; done
+vm_env() {  # vm_env VM CMD...: CMD as the VM's cloud-init would run it, with the test hooks
+  local v="$1"
+  shift
+  env -u SSL_CERT_FILE -u REDISCLI_AUTH -u PQRT_SERVICE_PRINCIPAL_SECRET -u PQRT_LOG_FORMAT \
+    PATH="$WORK/shims:/usr/sbin:/usr/bin:/sbin:/bin" PQRT_ROOT="$WORK/vm/$v" \
+    PQRT_IMDS_ENDPOINT="${IMDS[$v]}" PQRT_CA_FILE="$CA" BOOT_SYSTEM_CA_FILE="$CA" "$@"
+}
+# boot VM: a first boot: cloud-init's write_files, then its runcmd; its output in $WORK/boot-VM.out.
+boot() {
+  local vm="$1" root="$WORK/vm/$1"
+  mkdir -p "$root" && chmod 0755 "$root"
+  "$PY" "$VMTOOLS/cloud_init.py" "$root" "$CLOUD_CONFIG" write_files >"$WORK/boot-$vm.out" &&
+    vm_env "$vm" "$PY" "$VMTOOLS/cloud_init.py" "$root" "$CLOUD_CONFIG" runcmd >>"$WORK/boot-$vm.out"
+}
+unit_pid() { cat "$WORK/vm/$1.units/$2.pid" 2>/dev/null; }
+unit_exit() { cat "$WORK/vm/$1.units/$2.exit" 2>/dev/null; }
+journal() { cat "$WORK/vm/$1/var/log/journal/syslog.log" 2>/dev/null; }
+calls() { cat "$WORK/vm/$1.calls" 2>/dev/null; }
+
+# --- 1: a package whose SHA-256 does not match -----------------------------------------------------
+boot pqrt-scheduler-bad
+rc=$?
+BAD="$WORK/vm/pqrt-scheduler-bad"
+check "a wrong package_sha256 fails the boot" test "$rc" -ne 0
+out="$BAD/var/log/cloud-init-output.log"
+check_log "... with one line naming the step and the mismatch" vm/pqrt-scheduler-bad/var/log/cloud-init-output.log \
+  test "$(grep -c 'FAILED' "$out")" -eq 1 -a \
+  "$(grep -c '^pqrt-bootstrap: FAILED step=verify: SHA-256 mismatch for .*nothing installed$' "$out")" -eq 1
+check "... logged to the journal too" sh -c "grep -q 'pqrt-bootstrap\\[user.err\\]: FAILED step=verify' '$BAD/var/log/journal/syslog.log'"
+check "... and nothing is installed: no binary, no unit, no config, no package kept" \
+  test ! -e "$BAD/usr/bin/pqrt" -a ! -e "$BAD/lib/systemd/system/pqrt-scheduler.service" -a \
+  ! -e "$BAD/etc/pqrt/config.json" -a -z "$(ls -A "$BAD/var/cache/pqrt-bootstrap" 2>/dev/null)"
+check "... no apt-get call, no unit enabled but the bootstrap's own" \
+  test "$(calls pqrt-scheduler-bad | grep -c 'apt-get\|enable --now')" -eq 0
+check "... and the failed step is reported as a workload event" \
+  boot_event pqrt-scheduler-bad failed verify
+
+# --- 2: the scheduler VM, through IMDS faults ------------------------------------------------------
+fixture_config "$FX" '{"imds_faults": {"/metadata/instance": [410, 429],
+  "/metadata/identity/oauth2/token": [404, 503]}}'
+boot pqrt-scheduler
+rc=$?
+S="$WORK/vm/pqrt-scheduler"
+check_log "the scheduler VM boots (runcmd exit 0)" boot-pqrt-scheduler.out test "$rc" -eq 0
+journal pqrt-scheduler >sched-journal.txt
+check "IMDS 410 and 429 on the first metadata requests were retried" \
+  grep -q 'instance metadata: HTTP 410, retrying.*instance metadata: HTTP 429, retrying' \
+  <(tr '\n' ' ' <sched-journal.txt)
+check "IMDS 404 and 503 on the first token requests were retried" \
+  grep -q 'managed identity token: HTTP 404, retrying.*managed identity token: HTTP 503, retrying' \
+  <(tr '\n' ' ' <sched-journal.txt)
+check "every injected IMDS fault was used up" \
+  test "$(curl -sf "$FX/_fixture/config" | "$PY" -c 'import json,sys; print(sum(len(v) for v in json.load(sys.stdin)["imds_faults"].values()))')" -eq 0
+check "the package is installed into the VM root: binary, units, example config" \
+  test -x "$S/usr/bin/pqrt" -a -f "$S/lib/systemd/system/pqrt-scheduler.service" -a \
+  -f "$S/etc/pqrt/config.example.json"
+check "the pqrt system user exists (the package's postinst makes it)" getent passwd pqrt
+check "apt-get was asked to install ./pqrt.deb once" \
+  test "$(calls pqrt-scheduler | grep -c '^apt-get .*install -y --no-install-recommends ./pqrt.deb$')" -eq 1
+check "the VM's dpkg database has it" \
+  sh -c "dpkg-query --admindir='$S/var/lib/dpkg' -W -f='\${Version}' pqrt | grep -q ."
+check "/etc/pqrt/config.json is userData, 0640 root:pqrt" \
+  test "$(stat -c '%a %U %G' "$S/etc/pqrt/config.json")" = "640 root pqrt" -a \
+  "$(sha256sum <"$S/etc/pqrt/config.json")" = "$(sha256sum <"$WORK/userdata/pqrt-scheduler.json")"
+check "pqrt-scheduler.service and pqrt-metrics.timer are enabled and started" \
+  test -L "$S/etc/systemd/system/multi-user.target.wants/pqrt-scheduler.service" -a \
+  -L "$S/etc/systemd/system/timers.target.wants/pqrt-metrics.timer" -a \
+  "$(calls pqrt-scheduler | grep -c 'systemctl enable --now pqrt-scheduler.service\|systemctl enable --now pqrt-metrics.timer')" -eq 2
+check "pqrt-bootstrap.service is enabled for the next boots" \
+  test -L "$S/etc/systemd/system/multi-user.target.wants/pqrt-bootstrap.service"
+check "the scheduler runs as the pqrt user" \
+  test "$(ps -o user= -p "$(unit_pid pqrt-scheduler pqrt-scheduler.service)" 2>/dev/null)" = pqrt
+check "the boot is reported as a workload event" boot_event pqrt-scheduler ok "done"
+
+# --- 3: the two worker VMs ------------------------------------------------------------------------
+for w in "${SS}_0" "${SS}_1"; do
+  boot "$w"
+  rc=$?
+  check_log "worker VM $w boots (runcmd exit 0)" "boot-$w.out" test "$rc" -eq 0
+  check "$w: pqrt-worker.service is enabled, runs as pqrt" \
+    test -L "$WORK/vm/$w/etc/systemd/system/multi-user.target.wants/pqrt-worker.service" -a \
+    "$(ps -o user= -p "$(unit_pid "$w" pqrt-worker.service)" 2>/dev/null)" = pqrt
+  check "$w: its boot is reported" boot_event "$w" ok "done"
+done
+check "the worker that has no deploy_role took its role from the pqrt-role tag" \
+  grep -q "tag pqrt-role=worker" "$WORK/vm/${SS}_0/var/log/journal/syslog.log"
+
+# --- 4: a second run of the bootstrap on a booted VM changes nothing ------------------------------
+# snapshot VM: every file and link of the VM root but its logs, with mode, owner, mtime, content.
+snapshot() {
+  (cd "$WORK/vm/$1" && find . -path ./var/log -prune -o -printf '%p %y %m %U:%G %T@ %s %l\n' | sort &&
+    find . -path ./var/log -prune -o -type f -print0 | sort -z | xargs -0 sha256sum)
+}
+second_run() {  # second_run VM: pqrt-bootstrap.service's ExecStart, as at the next boot
+  local vm="$1" root="$WORK/vm/$1" exec_start
+  exec_start="$(sed -n 's/^ExecStart=//p' "$root/etc/systemd/system/pqrt-bootstrap.service")"
+  vm_env "$vm" "$root$exec_start" >>"$WORK/second-$vm.log" 2>&1
+}
+snapshot pqrt-scheduler >snap-before
+calls pqrt-scheduler >calls-before
+sched_pid="$(unit_pid pqrt-scheduler pqrt-scheduler.service)"
+run second_run pqrt-scheduler
+expect "a second bootstrap run on the scheduler VM succeeds" 0
+snapshot pqrt-scheduler >snap-after
+check "... and changes no file: contents, modes, owners, mtimes" cmp -s snap-before snap-after
+check "... makes no apt-get call and enables, starts or restarts nothing" \
+  test -z "$(calls pqrt-scheduler | tail -n +$(($(wc -l <calls-before) + 1)) | grep -v 'systemctl is-enabled')"
+check "... leaves the running scheduler alone" \
+  test "$(unit_pid pqrt-scheduler pqrt-scheduler.service)" = "$sched_pid"
+check "... does not download the package again" \
+  grep -q "cached already" "$WORK/second-pqrt-scheduler.log"
+check "... and reports the boot, changed false" boot_event pqrt-scheduler ok "done"
+check "... (changed false)" grep -q '"changed": false.*"vm": "pqrt-scheduler"' events.jsonl
+
+# --- 5: the run, with evictions -------------------------------------------------------------------
+progress() { echo $(($(rcli bitcount pqrt:run:boot:finished) + $(rcli bitcount pqrt:run:boot:failed))); }
+worker_name() {  # worker_name VM: the RQ worker name of the VM's pqrt worker (by its pid)
+  local pid n
+  pid="$(unit_pid "$1" pqrt-worker.service)"
+  for n in $(rcli smembers rq:workers); do
+    n="${n#rq:worker:}"
+    if [ "$(rcli hget "rq:worker:$n" pid)" = "$pid" ]; then echo "$n"; return; fi
+  done
+}
+W0="${SS}_0"
+W1="${SS}_1"
+wait_until 120 '[ "$(progress)" -ge 200 ]'
+check "the run is under way on both workers (200 of $RECORDS records)" test "$(progress)" -ge 200
+N0="$(worker_name "$W0")"
+N1="$(worker_name "$W1")"
+check "both workers are registered in Redis as RQ workers" test -n "$N0" -a -n "$N1"
+se() {  # se VM JSON: sets the VM's scheduled events
+  curl -sf -X POST -H 'Content-Type: application/json' --data "$2" \
+    "$FX/_fixture/scheduled_events?vm=$1"
+}
+se_state() { curl -sf "$FX/_fixture/scheduled_events?vm=$1"; }
+acked() {  # acked VM EVENT_ID
+  se_state "$1" | "$PY" -c 'import json, sys; sys.exit(0 if any(a["EventId"] == sys.argv[1] for a in json.load(sys.stdin)["acks"]) else 1)' "$2"
+}
+if [ "$HAS_SE" -eq 1 ]; then
+  OTHER_ID=0F0F0F0F-1111-2222-3333-444444444444
+  PREEMPT_ID=A1A1A1A1-1111-2222-3333-444444444444
+  TERMINATE_ID=B2B2B2B2-1111-2222-3333-444444444444
+  # An event for another VM, in worker 1's document: ignored.
+  se "$W1" "{\"Events\": [{\"EventId\": \"$OTHER_ID\", \"EventType\": \"Preempt\",
+    \"Resources\": [\"${SS}_9\"], \"NotBefore\": \"$(date -u -d '+30 sec' '+%a, %d %b %Y %H:%M:%S GMT')\"}]}" >/dev/null
+  # A Preempt for worker 0, mid-run: it stops reserving at once and hands its jobs back.
+  T0="$(date +%s.%N)"
+  se "$W0" "{\"Events\": [{\"EventId\": \"$PREEMPT_ID\", \"EventType\": \"Preempt\",
+    \"NotBefore\": \"$(date -u -d '+30 sec' '+%a, %d %b %Y %H:%M:%S GMT')\"}]}" >/dev/null
+  # Worker 0's processing list, sampled every 0.2 s for 30 s: the time each job id was first seen.
+  "$PY" - "$REDIS_PORT" "pqrt:processing:$N0" "pqrt:processing:$N1" "$T0" >preempt.samples <<'EOF'
+import os, sys, time
+import redis
+r = redis.Redis(port=int(sys.argv[1]), password=os.environ["REDISCLI_AUTH"])
+key0, key1, t0 = sys.argv[2], sys.argv[3], float(sys.argv[4])
+seen0, seen1 = {}, {}
+while time.time() < t0 + 30:
+    now = time.time()
+    for key, seen in ((key0, seen0), (key1, seen1)):
+        for jid in r.lrange(key, 0, -1):
+            seen.setdefault(jid, now)
+    time.sleep(0.2)
+late0 = [j for j, t in seen0.items() if t > t0 + 2.2]
+new1 = [j for j, t in seen1.items() if t > t0 + 2.2]
+print("late0=%d held0=%d new1=%d" % (len(late0), r.llen(key0), len(new1)))
+EOF
+  read -r late0 held0 new1 < <(sed 's/[a-z0-9]*=//g' preempt.samples)
+  check "Preempt: worker 0 reserved no job later than 2 s after the event" test "${late0:-1}" -eq 0
+  check "Preempt: worker 0 holds no job 30 s after it" test "${held0:-1}" -eq 0
+  check "Preempt: the fixture recorded worker 0's StartRequests for the event" acked "$W0" "$PREEMPT_ID"
+  check_log "Preempt: worker 0 ended (exit 0) after draining" "vm/$W0/var/log/journal/pqrt-worker.service.log" \
+    wait_until 30 '[ "$(unit_exit "$W0" pqrt-worker.service)" = 0 ]'
+  check "an event naming another VM: worker 1 kept reserving jobs" test "${new1:-0}" -gt 0
+  check "... and did not acknowledge it" eval "! acked '$W1' '$OTHER_ID'"
+  # A Terminate for worker 1 (scale-in), NotBefore 5 minutes out: it drains and acknowledges.
+  check "the run is not over yet when the Terminate comes" test "$(progress)" -lt "$RECORDS"
+  se "$W1" "{\"Events\": [{\"EventId\": \"$TERMINATE_ID\", \"EventType\": \"Terminate\",
+    \"NotBefore\": \"$(date -u -d '+5 min' '+%a, %d %b %Y %H:%M:%S GMT')\"}]}" >/dev/null
+  check "Terminate: worker 1 acknowledges it after draining" wait_until 60 "acked '$W1' '$TERMINATE_ID'"
+  check_log "Terminate: worker 1 ended (exit 0)" "vm/$W1/var/log/journal/pqrt-worker.service.log" \
+    wait_until 60 '[ "$(unit_exit "$W1" pqrt-worker.service)" = 0 ]'
+  check "Terminate: worker 1 holds no job" test "$(rcli llen "pqrt:processing:$N1")" -eq 0
+  # Worker 0 (Spot, eviction policy Deallocate) is started again: its event is gone, systemd
+  # starts its enabled units at boot, and the bootstrap runs again (pqrt-bootstrap.service).
+  se "$W0" '{"Events": []}' >/dev/null
+else
+  fail "eviction cases" "pqrt has no scheduled_events field yet (the worker drain has not landed)"
+  # Without the drain, worker 0 is stopped (SIGTERM) and started again, as by a reboot.
+  vm_env "$W0" systemctl stop pqrt-worker.service
+fi
+snapshot "$W0" >snap-before
+calls "$W0" >calls-before
+run second_run "$W0"
+expect "worker 0's next boot: the bootstrap succeeds again" 0
+snapshot "$W0" >snap-after
+check "... and changes no file: contents, modes, owners, mtimes" cmp -s snap-before snap-after
+check "... makes no apt-get call and enables, starts or restarts nothing" \
+  test -z "$(calls "$W0" | tail -n +$(($(wc -l <calls-before) + 1)) | grep -v 'systemctl is-enabled')"
+run vm_env "$W0" systemctl start pqrt-worker.service
+expect "... and systemd starts its enabled worker unit" 0
+
+# --- 6: the run completes; every record once and right -------------------------------------------
+check_log "the scheduler's run completes (exit 0)" "vm/pqrt-scheduler/var/log/journal/pqrt-scheduler.service.log" \
+  wait_until 300 '[ -n "$(unit_exit pqrt-scheduler pqrt-scheduler.service)" ]'
+check "... with exit 0" test "$(unit_exit pqrt-scheduler pqrt-scheduler.service)" = 0
+run host_pqrt results "${STORAGE[@]}" "${SP[@]}" --run-id boot --with-index --out boot.out
+expect "pqrt results downloads and decrypts the run's results" 0
+check "every record's result is there once, in order, and right" cmp -s boot.out boot.expected
+check "the scheduler and the workers read the Redis password from Key Vault" \
+  test "$(fixture_stat "$FX" '["by_route"]["secrets"]')" -ge 3
+check "pqrt-metrics.timer is active on the scheduler VM (its rounds are not run by the shim)" \
+  vm_env pqrt-scheduler systemctl is-active --quiet pqrt-metrics.timer
+
+# --- 7: no secret in anything the boot wrote -------------------------------------------------------
+stop_units
+# Everything the VMs were given and wrote, but the package's own files: configs, unit files and
+# environment, the dpkg database, the journal and unit logs, the shims' records; the cloud-config
+# and every userData. Kept as a log for test/secret_scan.sh too.
+{
+  for vm in "${VMS[@]}"; do
+    root="$WORK/vm/$vm"
+    find "$root" -type f ! -path "$root/usr/bin/*" ! -path "$root/var/cache/*" -print0 |
+      xargs -0 -r grep -aIH '' 2>/dev/null
+    cat "$root.calls" 2>/dev/null
+  done
+  cat "$CLOUD_CONFIG" userdata/*.json
+} >"$WORK/boot-written.log"
+cat "${TEST_SECRETS_DIR:-$WORK}/${TEST_SUITE:-suite}-fx" >secrets.list 2>/dev/null
+printf '%s\n' "$REDIS_PASSWORD" "$FX_CLIENT_SECRET" "$AZURITE_KEY" "$TOKEN" >>secrets.list
+check "secrets to look for: the Redis password, the client secret, the account key, every token" \
+  test "$(grep -c . secrets.list)" -ge 10
+hits="$(for vm in "${VMS[@]}"; do grep -rlaF -f secrets.list "$WORK/vm/$vm" "$WORK/vm/$vm.calls"; done 2>/dev/null |
+  sort -u)"
+check "no file in any VM root holds a secret${hits:+ (found in: $(echo "$hits" | tr '\n' ' '))}" test -z "$hits"
+check "nor the cloud-config, the userData or anything the boot logged" \
+  sh -c "! grep -qaF -f secrets.list '$WORK/boot-written.log'"
+check "the cloud-config is static: no userData value in it (endpoints, identities)" \
+  sh -c "! grep -qF -e '$FX_MI_CLIENT_ID' -e '127.0.0.1:$REDIS_PORT' '$CLOUD_CONFIG'"
+
+finish
