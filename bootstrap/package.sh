@@ -6,26 +6,35 @@
 #                                          builds pqrt, packages it
 #   bootstrap/package.sh --build-dir DIR   packages from DIR, a build dir configured already
 #                                          (builds the pqrt target there first)
+#   bootstrap/package.sh --no-build        with --build-dir: packages the pqrt DIR holds as it is
+#                                          (the tests: ctest runs after the build)
 #   bootstrap/package.sh --jobs N          parallel build jobs (default: the number of CPUs)
 # The package lands in DIR/deb/. Install it with `apt-get install ./pqrt_<version>_amd64.deb`.
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 
 build_dir=""
+build=1
 jobs="$(nproc 2>/dev/null || echo 2)"
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir)
       [ $# -ge 2 ] || { echo "package.sh: --build-dir needs a directory" >&2; exit 2; }
       build_dir="$2"; shift ;;
+    --no-build) build=0 ;;
     --jobs)
       [ $# -ge 2 ] || { echo "package.sh: --jobs needs a number" >&2; exit 2; }
       jobs="$2"; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "package.sh: unknown argument '$1'" >&2; echo "Try 'bootstrap/package.sh --help'." >&2; exit 2 ;;
   esac
   shift
 done
+
+if [ $build -eq 0 ] && [ -z "$build_dir" ]; then
+  echo "package.sh: --no-build needs --build-dir" >&2
+  exit 2
+fi
 
 # From here on stdout is stderr; fd 3 is the real stdout, for the path of the package only.
 exec 3>&1 1>&2
@@ -48,7 +57,12 @@ else
 fi
 
 # Only pqrt goes into the package; building it also re-runs CMake if a CMakeLists.txt changed.
-cmake --build "$build_dir" --target pqrt -j "$jobs"
+if [ $build -eq 1 ]; then
+  cmake --build "$build_dir" --target pqrt -j "$jobs"
+elif [ ! -x "$build_dir/pqrt" ]; then
+  echo "package.sh: no $build_dir/pqrt to package (--no-build)" >&2
+  exit 1
+fi
 if [ ! -f "$build_dir/CPackConfig.cmake" ]; then
   echo "package.sh: $build_dir has no CPackConfig.cmake (configured before bootstrap/CMakeLists.txt existed?); re-run cmake there" >&2
   exit 1
@@ -56,6 +70,9 @@ fi
 
 out="$build_dir/deb"
 mkdir -p "$out"
+# One packaging at a time per build dir (two test suites may package the same one).
+exec 9>"$out/.lock"
+flock 9
 rm -f "$out"/*.deb
 (cd "$build_dir" && cpack -G DEB -B "$out")
 
