@@ -15,12 +15,12 @@
 namespace pqrt::transport {
 
 using detail::evalsha;
-using detail::flat_strings;
-
 using detail::expect_all;
 using detail::expect_kind;
-namespace {
+using detail::flat_strings;
 using kind = redis_reply::kind;
+
+namespace {
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -56,9 +56,9 @@ std::vector<redis_command> death_commands(const std::string& name,
 
 caf::error check_replies(const std::string& what, const caf::expected<redis_reply>& r) {
   if (!r) return r.error();
+  if (auto err = expect_kind(what, *r, {kind::array})) return err;
   for (const auto& e : r->elements)
     if (e.is_error()) return make_error(errc::unavailable, what + ": " + e.str);
-  if (auto err = expect_kind(what, *r, {kind::array})) return err;
   return caf::none;
 }
 
@@ -69,17 +69,17 @@ caf::error rq_store::register_worker(const worker_identity& w) {
   auto existing = client_.pipeline(
       {{"EXISTS", rq_keys::alive(w.name)}, {"HEXISTS", wk, "death"}, {"EXISTS", wk}});
   if (!existing) return existing.error();
+  if (auto err = expect_all("register worker", *existing, {kind::integer})) return err;
   if ((*existing)[0].integer == 1 && (*existing)[2].integer == 1 && (*existing)[1].integer == 0)
     return make_error(errc::invalid_argument, "a live worker named '" + w.name + "' exists");
-  if (auto err = expect_all("register worker", *existing, {kind::integer})) return err;
   // A former worker of this name that crashed may still hold reserved jobs: return them first.
   auto back = client_.evalsha(rq_scripts::recover().sha, rq_scripts::recover().source,
                               {rq_keys::processing(w.name), rq_keys::alive(w.name)},
                               {w.name, rq_now(), "0", "1000000", "", "1", ""});
   if (!back) return back.error();
+  if (auto err = expect_kind("register worker", *back, {kind::integer})) return err;
   auto now = rq_now();
   std::vector<redis_command> tx{{"DEL", wk},
-  if (auto err = expect_kind("register worker", *back, {kind::integer})) return err;
                                 {"HSET",
                                  wk,
                                  "birth",
@@ -125,9 +125,9 @@ caf::expected<bool> rq_store::heartbeat(const worker_identity& w) {
       rq_scripts::heartbeat().sha, rq_scripts::heartbeat().source,
       {rq_keys::processing(w.name), rq_keys::alive(w.name), rq_keys::worker(w.name)}, args);
   if (!r) return r.error();
+  if (auto err = expect_kind("heartbeat", *r, {kind::integer})) return err;
   if (r->integer & 2)
     log::warn("rq", "this worker was taken for dead (its liveness lapsed); registered again",
-  if (auto err = expect_kind("heartbeat", *r, {kind::integer})) return err;
               {{"worker", w.name}});
   return (r->integer & 1) == 1;
 }
@@ -164,6 +164,7 @@ caf::expected<size_t> rq_store::release(const worker_identity& w,
 caf::expected<size_t> rq_store::recover_dead_workers() {
   auto names = client_.command({"SMEMBERS", rq_keys::pqrt_workers});
   if (!names) return names.error();
+  if (auto err = expect_kind("recover dead workers", *names, {kind::array})) return err;
   std::vector<redis_command> probes;
   for (const auto& n : names->elements) {
     probes.push_back({"EXISTS", rq_keys::alive(n.str)});
@@ -177,7 +178,6 @@ caf::expected<size_t> rq_store::recover_dead_workers() {
     const auto& name = names->elements[i].str;
     auto text = "pqrt: the worker running this job died " + std::to_string(liveness_.max_attempts) +
                 " times; giving up";
-  if (auto err = expect_kind("recover dead workers", *names, {kind::array})) return err;
     auto exc = encode_exc_string(text);
     auto now = std::chrono::system_clock::now();
     auto r = client_.evalsha(rq_scripts::recover().sha, rq_scripts::recover().source,
@@ -185,6 +185,7 @@ caf::expected<size_t> rq_store::recover_dead_workers() {
                              {name, rq_timestamp(now), std::to_string(unix_seconds(now)),
                               std::to_string(liveness_.max_attempts), exc, "1", text});
     if (!r) return r.error();
+    if (auto err = expect_kind("recover dead workers", *r, {kind::integer})) return err;
     if (r->integer < 0) continue;  // came back to life meanwhile
     total += static_cast<size_t>(r->integer);
     log::warn("rq", "worker died; its reserved jobs are back in their queues",
@@ -198,12 +199,12 @@ caf::expected<size_t> rq_store::recover_dead_workers() {
 caf::expected<size_t> rq_store::promote_scheduled(const std::vector<std::string>& queues) {
   std::vector<redis_command> calls;
   auto now = std::chrono::system_clock::now();
-    if (auto err = expect_kind("recover dead workers", *r, {kind::integer})) return err;
   for (const auto& q : queues)
     calls.push_back(evalsha(rq_scripts::promote(), {rq_keys::scheduled(q)},
                             {rq_timestamp(now), std::to_string(unix_seconds(now)), "1000"}));
   auto replies = run_scripts(std::move(calls));
   if (!replies) return replies.error();
+  if (auto err = expect_all("promote scheduled jobs", *replies, {kind::integer})) return err;
   size_t total = 0;
   for (const auto& r : *replies)
     total += static_cast<size_t>(r.integer);
@@ -211,4 +212,3 @@ caf::expected<size_t> rq_store::promote_scheduled(const std::vector<std::string>
 }
 
 }  // namespace pqrt::transport
-  if (auto err = expect_all("promote scheduled jobs", *replies, {kind::integer})) return err;
