@@ -39,7 +39,7 @@ fi
 # From here on stdout is stderr; fd 3 is the real stdout, for the path of the package only.
 exec 3>&1 1>&2
 
-# ccache hits across build dirs (build/, build-pkg/, a test's own) when paths are relative to this.
+# ccache: paths under the checkout are hashed relative to it, so a build elsewhere can hit.
 export CCACHE_BASEDIR="$src"
 
 # Build dependencies (dpkg-dev for dpkg-shlibdeps, file): silent when all are there.
@@ -47,6 +47,10 @@ export CCACHE_BASEDIR="$src"
 
 if [ -z "$build_dir" ]; then
   build_dir="$src/build-pkg"
+  # With -g ccache also hashes the working directory unless told not to: without this, build-pkg/
+  # of one checkout never hits the objects of another checkout's build-pkg/. Harmless here: the
+  # packaged binary is stripped, so its debug info's compile directory does not matter.
+  export CCACHE_NOHASHDIR=1
   cmake -S "$src" -B "$build_dir" -G Ninja -DPQRT_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 else
   if [ ! -f "$build_dir/CMakeCache.txt" ]; then
