@@ -15,7 +15,7 @@
 # Idempotent: a second run (every boot runs it again) downloads, installs, writes and enables
 # nothing. Network steps are retried with exponential backoff (1 s doubling, at most 30 s apart)
 # for a bounded time. Every step is logged to the journal (logger -t pqrt-bootstrap) and stderr; a
-# failure is one line `pqrt-bootstrap: FAILED step=STEP: REASON`. No secret is written anywhere:
+# failure is one line `FAILED step=STEP: REASON`. No secret is written anywhere:
 # tokens stay in shell variables and reach curl through a pipe (-H @<(...)), never argv or disk.
 #
 # Environment (test hooks; the defaults are production's):
@@ -50,20 +50,24 @@ declare -A CFG=()
 TOKEN=""
 
 # --- logging ----------------------------------------------------------------------------------
-log() {
-  printf 'pqrt-bootstrap: %s\n' "$*" >&2
+# emit PRIORITY TEXT: to the journal and stderr. Under systemd (pqrt-bootstrap.service) stderr is
+# the journal: one line with its syslog priority prefix. Otherwise (cloud-init's runcmd, whose
+# stderr goes to /var/log/cloud-init-output.log, or a shell) logger writes the journal's copy.
+emit() {
+  if [ -n "${JOURNAL_STREAM:-}" ]; then
+    printf '<%s>pqrt-bootstrap: %s\n' "$([ "$1" = err ] && echo 3 || echo 6)" "$2" >&2
+    return 0
+  fi
+  printf 'pqrt-bootstrap: %s\n' "$2" >&2
   if command -v logger >/dev/null 2>&1; then
-    logger -t pqrt-bootstrap -- "$*" 2>/dev/null || true
+    logger -t pqrt-bootstrap -p "user.$1" -- "$2" 2>/dev/null || true
   fi
 }
+log() { emit notice "$*"; }
 # die REASON: the one failure line, then exit 1 (the EXIT trap reports it).
 die() {
-  local line="FAILED step=$STEP: $*"
   FAIL_REASON="$*"
-  printf 'pqrt-bootstrap: %s\n' "$line" >&2
-  if command -v logger >/dev/null 2>&1; then
-    logger -t pqrt-bootstrap -p user.err -- "$line" 2>/dev/null || true
-  fi
+  emit err "FAILED step=$STEP: $*"
   FAILED_LOGGED=1
   exit 1
 }
@@ -294,13 +298,14 @@ fetch_token() {
   fi
   with_retry imds "$1" "managed identity token" \
     "$PQRT_IMDS_ENDPOINT/metadata/identity/oauth2/token?$query" || return 1
-  TOKEN="$(python3 -c '
+  # (through a pipe: a here-string may be a temporary file in older bash)
+  TOKEN="$(printf '%s' "$HTTP_BODY" | python3 -c '
 import json, sys
 t = json.loads(sys.stdin.read()).get("access_token") or ""
 if not t or any(c.isspace() for c in t):
     sys.exit(1)
 print(t)
-' <<<"$HTTP_BODY" 2>/dev/null)" || { HTTP_ERROR="the IMDS token response holds no access_token"; return 1; }
+' 2>/dev/null)" || { HTTP_ERROR="the IMDS token response holds no access_token"; return 1; }
   HTTP_BODY=""
 }
 get_token() {
@@ -468,8 +473,7 @@ finish() {
   set +e
   if [ "$rc" -ne 0 ] && [ "$FAILED_LOGGED" -eq 0 ]; then
     FAIL_REASON="exit $rc"
-    printf 'pqrt-bootstrap: FAILED step=%s: exit %s\n' "$STEP" "$rc" >&2
-    logger -t pqrt-bootstrap -p user.err -- "FAILED step=$STEP: exit $rc" 2>/dev/null
+    emit err "FAILED step=$STEP: exit $rc"
   fi
   if [ "$rc" -eq 0 ]; then
     report ok "done"

@@ -75,6 +75,7 @@ run bash "$SOURCE_DIR/bootstrap/package.sh" --build-dir "${TEST_BUILD_DIR:?set b
 expect "bootstrap/package.sh builds the .deb" 0
 DEB="$(tail -n 1 "$WORK/out")"
 check "it prints the .deb's path last" test -f "$DEB"
+if [ ! -f "$DEB" ]; then finish; exit; fi  # nothing to boot
 DEB_NAME="$(basename "$DEB")"
 DEB_SHA="$(sha256sum "$DEB" | cut -d' ' -f1)"
 
@@ -217,6 +218,10 @@ run host_pqrt upload "${STORAGE[@]}" boot.enc aes.encrypted
 expect "the encrypted data set and its wrapped key are uploaded (HTTPS)" 0
 run host_pqrt upload "${STORAGE[@]}" --container deploy "$DEB" --name "$DEB_NAME"
 expect "the .deb is uploaded to the deploy container" 0
+run env -u SSL_CERT_FILE "$PQRT" download "${STORAGE[@]}" --container deploy --name "$DEB_NAME" \
+  --out "$WORK/deb.copy" --azure-retry-attempts 1
+check "without the test CA pqrt refuses Azurite's certificate (cpprest verifies; SSL_CERT_FILE is what adds it)" \
+  test "$rc" -ne 0 -a ! -s "$WORK/deb.copy"
 
 # --- userData: pqrt's config per VM (no secret: the Redis password is a Key Vault reference) -----
 HAS_SE=0
@@ -350,10 +355,11 @@ snapshot() {
   (cd "$WORK/vm/$1" && find . -path ./var/log -prune -o -printf '%p %y %m %U:%G %T@ %s %l\n' | sort &&
     find . -path ./var/log -prune -o -type f -print0 | sort -z | xargs -0 sha256sum)
 }
-second_run() {  # second_run VM: pqrt-bootstrap.service's ExecStart, as at the next boot
+second_run() {  # second_run VM [ENV...]: pqrt-bootstrap.service's ExecStart, as at the next boot
   local vm="$1" root="$WORK/vm/$1" exec_start
+  shift
   exec_start="$(sed -n 's/^ExecStart=//p' "$root/etc/systemd/system/pqrt-bootstrap.service")"
-  vm_env "$vm" "$root$exec_start" >>"$WORK/second-$vm.log" 2>&1
+  vm_env "$vm" env "$@" "$root$exec_start" >>"$WORK/second-$vm.log" 2>&1
 }
 snapshot pqrt-scheduler >snap-before
 calls pqrt-scheduler >calls-before
@@ -450,8 +456,12 @@ else
 fi
 snapshot "$W0" >snap-before
 calls "$W0" >calls-before
-run second_run "$W0"
+# As pqrt-bootstrap.service runs it: stderr is the journal (JOURNAL_STREAM set by systemd).
+run second_run "$W0" JOURNAL_STREAM=8:12345
 expect "worker 0's next boot: the bootstrap succeeds again" 0
+check "... logging to stderr with syslog priorities, as the journal reads them" \
+  test "$(grep -c '^<6>pqrt-bootstrap: ' "$WORK/second-$W0.log")" -ge 10 -a \
+  "$(grep -vc '^<[36]>pqrt-bootstrap: ' "$WORK/second-$W0.log")" -eq 0
 snapshot "$W0" >snap-after
 check "... and changes no file: contents, modes, owners, mtimes" cmp -s snap-before snap-after
 check "... makes no apt-get call and enables, starts or restarts nothing" \
