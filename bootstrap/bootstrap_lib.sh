@@ -398,6 +398,23 @@ write_config() {
   printf '%s' "$USERDATA_JSON" >"$tmp"
   chown root:pqrt "$tmp"
   chmod 0640 "$tmp"
+  # The installed pqrt checks it as its units will read it (no network; secrets stay unread), so
+  # a bad config stops the boot here, naming the field, rather than in a unit's restart loop.
+  local why
+  if ! why="$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$PQRT_ROOT/usr/bin/pqrt" \
+    --dump-config --config "$tmp" 2>&1 >/dev/null)"; then
+    rm -f "$tmp"
+    why="$(printf '%s' "$why" | tail -n 1 | python3 -c '
+import json, sys
+line = sys.stdin.read().strip()
+try:
+    line = json.loads(line).get("msg", line)
+except ValueError:
+    pass
+print(line.replace(sys.argv[1], "userData"))
+' "$tmp")"
+    die "userData is not a valid pqrt config: $why; nothing enabled"
+  fi
   mv -f "$tmp" "$CONFIG_FILE"
   CHANGED=1
   CONFIG_CHANGED=1

@@ -300,6 +300,24 @@ check "... no apt-get call, no unit enabled but the bootstrap's own" \
 check "... and the failed step is reported as a workload event" \
   boot_event pqrt-scheduler-bad failed verify
 
+# --- 1b: the right package, but a misspelt field in userData --------------------------------------
+userdata pqrt-scheduler-bad
+"$PY" - "$WORK/userdata/pqrt-scheduler-bad.json" <<'EOF'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["redis_hots"] = "10.0.0.4"
+json.dump(cfg, open(sys.argv[1], "w"), indent=2)
+EOF
+vm_env pqrt-scheduler-bad "$PY" "$VMTOOLS/cloud_init.py" "$BAD" "$CLOUD_CONFIG" runcmd >"$WORK/boot-bad2.out"
+rc=$?
+check "a config pqrt would refuse fails the boot" test "$rc" -ne 0
+check_log "... in one line with pqrt's own message" vm/pqrt-scheduler-bad/var/log/cloud-init-output.log \
+  test "$(grep -c 'FAILED' "$out")" -eq 2 -a "$(grep -c "^pqrt-bootstrap: FAILED step=config: userData is not a valid pqrt config: config_invalid: config: unknown field 'redis_hots' (config file userData); did you mean 'redis_host'?; nothing enabled$" "$out")" -eq 1
+check "... writes no config and enables no pqrt unit" \
+  test ! -e "$BAD/etc/pqrt/config.json" -a -z "$(ls "$BAD"/etc/pqrt/.config.json.* 2>/dev/null)" -a \
+  ! -e "$BAD/etc/systemd/system/multi-user.target.wants/pqrt-scheduler.service"
+check "... and is reported" boot_event pqrt-scheduler-bad failed config
+
 # --- 2: the scheduler VM, through IMDS faults ------------------------------------------------------
 fixture_config "$FX" '{"imds_faults": {"/metadata/instance": [410, 429],
   "/metadata/identity/oauth2/token": [404, 503]}}'
