@@ -82,6 +82,7 @@ caf::error write_batch(result_writer_actor* self, const std::string& run, batch&
   outcomes.reserve(b.results.size());
   for (auto& r : b.results) {
     r.outcome.result_ref = name;
+    r.outcome.result_bytes = body.size();  // the scheduler checks the blob against it
     outcomes.push_back(std::move(r.outcome));
   }
   auto n = outcomes.size();

@@ -4,8 +4,9 @@
 /// and run, `<run>/results/<worker>-<instance>-<seq>`, one sealed result per line in index order
 /// (each line carries its index, authenticated). A batch is written when it reaches 1 MiB or
 /// 4096 results, or 100 ms after its first result. Only once a blob is written are its jobs'
-/// outcomes (naming the blob) handed to status_writer: a job is never recorded finished before
-/// its result is stored. A job that runs twice (a worker taken for dead) leaves its result in two
+/// outcomes (naming the blob and its size, which the finish script records for the scheduler's
+/// check of storage) handed to status_writer: a job is never recorded finished before its result
+/// is stored. A job that runs twice (a worker taken for dead) leaves its result in two
 /// blobs; its status record names one, and the manifest and `pqrt results` use only that one.
 ///
 /// In: `result_atom, pending_result`; `flush_atom`; `quiet_atom`. Out: `record_atom,

@@ -90,5 +90,10 @@ inline std::string run_finished(std::string_view id) {
 inline std::string run_failed(std::string_view id) {
   return str(run(id), ":failed");
 }
+/// A hash over a run's result blobs: name → the size its writer wrote, set by the finish script
+/// in the step that records the blob's jobs finished. The scheduler checks storage against it.
+inline std::string run_blobs(std::string_view id) {
+  return str(run(id), ":blobs");
+}
 
 }  // namespace pqrt::transport::rq_keys

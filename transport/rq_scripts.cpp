@@ -178,7 +178,10 @@ local wk = 'rq:worker:' .. name
 redis.call('HINCRBY', wk, 'successful_job_count', 1)
 redis.call('HINCRBYFLOAT', wk, 'total_working_time', ARGV[5])
 if redis.call('HGET', wk, 'current_job') == id then redis.call('HDEL', wk, 'current_job') end
-track(jk, 'finished', now_ts, name, ARGV[9] or '')
+local run = track(jk, 'finished', now_ts, name, ARGV[9] or '')
+if run and (ARGV[10] or '') ~= '' then  -- what the run's scheduler checks storage against
+  redis.call('HSET', 'pqrt:run:' .. run .. ':blobs', ARGV[9], ARGV[10])
+end
 if ttl == 0 then
   redis.call('DEL', jk, jk .. ':dependents', 'rq:job::' .. id .. ':dependencies')
   return 1

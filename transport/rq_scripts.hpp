@@ -36,7 +36,8 @@ const script& claim();
 /// nobody claimed, as {id, fields} pairs.
 const script& reclaim();
 /// KEYS: processing list. ARGV: worker name, now_ts, now_int, default result_ttl, working secs,
-/// has_return_value (0/1), return value (base64), id, result ref (for a run's status record).
+/// has_return_value (0/1), return value (base64), id, result ref (for a run's status record),
+/// the result blob's size ("" for none: a run's job records it in `rq_keys::run_blobs`).
 /// Returns 1 (recorded) or 0 (no longer ours).
 const script& finish();
 /// KEYS: processing list. ARGV: worker name, now_ts, now_int, status (failed|stopped), exc_string

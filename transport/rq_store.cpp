@@ -196,7 +196,8 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
       if (!rv) return rv.error();
       calls.push_back(evalsha(rq_scripts::finish(), {processing},
                               {w.name, ts, now_int, "500", fmt_secs(o.working_secs),
-                               rv->has_value() ? "1" : "0", rv->value_or(""), o.id, o.result_ref}));
+                               rv->has_value() ? "1" : "0", rv->value_or(""), o.id, o.result_ref,
+                               o.result_ref.empty() ? "" : std::to_string(o.result_bytes)}));
     } else {
       calls.push_back(evalsha(
           rq_scripts::fail(), {processing},

@@ -48,8 +48,9 @@ struct job_outcome {
   std::string error_text;  ///< when failed: RQ's exc_string text
   bool stopped = false;    ///< stopped by a command: status `stopped`, never retried
   double working_secs = 0;
-  int64_t retry_delay = 0;  ///< seconds before a retry when retries are left; -1: never retry
-  std::string result_ref;   ///< where the job's result went (a pqrt run's status record keeps it)
+  int64_t retry_delay = 0;    ///< seconds before a retry when retries are left; -1: never retry
+  std::string result_ref;     ///< where the job's result went (a pqrt run's status record keeps it)
+  uint64_t result_bytes = 0;  ///< the size `result_ref` was written with (kept per run, checked)
 };
 
 /// What `info` counts for a queue.

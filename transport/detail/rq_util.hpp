@@ -56,7 +56,7 @@ inline std::vector<std::string> flat_strings(const redis_reply& reply) {
 /// `pqrt_run`, `pqrt_index` and `pqrt_status` (the key of its status record, a hash: job_id, state,
 /// attempts, worker, queued_at, started_at, ended_at, error, result). `track` moves the record
 /// along and, when the job ends for good, sets its bit in the run's finished or failed bitmap.
-/// Jobs without `pqrt_run` (plain RQ jobs) are left alone.
+/// Jobs without `pqrt_run` (plain RQ jobs) are left alone. Returns the job's run (nil for those).
 constexpr const char* track_lua = R"lua(
 local function track(jk, state, now_ts, worker, text)
   local t = redis.call('HMGET', jk, 'pqrt_run', 'pqrt_index', 'pqrt_status')
@@ -78,6 +78,7 @@ local function track(jk, state, now_ts, worker, text)
   else  -- queued again (retry, recovery) or scheduled for a retry
     redis.call('HSET', sk, 'state', state, 'error', text)
   end
+  return t[1]
 end
 )lua";
 
