@@ -1,7 +1,11 @@
 // pqrt runs in Redis: the run hash, its finished/failed bitmaps and the jobs' status records
 // (written by the scripts' `track`, read here by the scheduler's run monitor and the tools).
+#include <charconv>
+
 #include "runtime/error.hpp"
+#include "transport/detail/rq_util.hpp"
 #include "transport/rq_keys.hpp"
+#include "transport/rq_scripts.hpp"
 #include "transport/rq_store.hpp"
 
 namespace pqrt::transport {
@@ -10,6 +14,8 @@ namespace {
 
 /// Status records fetched per round trip.
 constexpr size_t status_batch = 1000;
+/// Records per call of the rerun script (pipelined).
+constexpr size_t rerun_chunk = 200;
 
 }  // namespace
 
@@ -77,6 +83,53 @@ caf::expected<std::vector<std::vector<std::string>>> rq_store::status_records(
     }
   }
   return out;
+}
+
+caf::expected<std::unordered_map<std::string, uint64_t>> rq_store::run_blob_sizes(
+    const std::string& run) {
+  const auto what = "run " + run + ": result blob sizes";
+  std::unordered_map<std::string, uint64_t> out;
+  std::string cursor = "0";
+  do {  // HSCAN, not HGETALL: a run of many blobs does not hold Redis up
+    auto reply = client_.command({"HSCAN", rq_keys::run_blobs(run), cursor, "COUNT", "1000"});
+    if (!reply) return reply.error();
+    if (auto err = detail::expect_kind(what, *reply, {redis_reply::kind::array})) return err;
+    if (reply->elements.size() != 2 || !reply->elements[1].is_array())
+      return make_error(errc::protocol_error, what + ": HSCAN reply is not [cursor, fields]");
+    cursor = reply->elements[0].str;
+    const auto& fields = reply->elements[1].elements;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      const auto& v = fields[i + 1].str;
+      uint64_t size = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), size);
+      if (ec != std::errc{} || end != v.data() + v.size())
+        return make_error(errc::bad_format, what + ": " + fields[i].str + " has size '" + v + "'");
+      out[fields[i].str] = size;
+    }
+  } while (cursor != "0");
+  return out;
+}
+
+caf::expected<size_t> rq_store::rerun_records(const std::string& run, const std::string& queue,
+                                              const std::vector<record_to_rerun>& records) {
+  std::vector<redis_command> calls;
+  for (size_t start = 0; start < records.size(); start += rerun_chunk) {
+    std::vector<std::string> args{run, queue};
+    for (size_t i = start; i < std::min(records.size(), start + rerun_chunk); ++i) {
+      const auto& r = records[i];
+      args.insert(args.end(), {r.job_id, std::to_string(r.index), r.status_key, r.blob, r.reason});
+    }
+    calls.push_back(detail::evalsha(rq_scripts::rerun(), {}, std::move(args)));
+  }
+  auto replies = run_scripts(std::move(calls));
+  if (!replies) return replies.error();
+  size_t taken = 0;
+  for (const auto& r : *replies) {
+    if (r.is_error()) return make_error(errc::redis_error, "run " + run + ": rerun: " + r.str);
+    if (auto err = detail::expect_kind("rerun", r, {redis_reply::kind::integer})) return err;
+    taken += static_cast<size_t>(r.integer);
+  }
+  return taken;
 }
 
 }  // namespace pqrt::transport

@@ -94,8 +94,10 @@ while i <= #ARGV do
       redis.call('RPUSH', 'rq:queue:' .. queue, id)
     end
     if sk then
+      local why = redis.call('HGET', sk, 'rerun')  -- set by rerun: why this record runs again
       redis.call('DEL', sk)
       redis.call('HSET', sk, 'job_id', id, 'state', 'queued', 'attempts', 0, 'queued_at', now_ts)
+      if why then redis.call('HSET', sk, 'rerun', why, 'error', why) end
     end
     added = added + 1
   end
@@ -205,6 +207,29 @@ else
   redis.call('ZADD', 'rq:finished:' .. origin, '+inf', id)
 end
 return 1
+)lua");
+  return s;
+}
+
+const script& rerun() {
+  static const script s = detail::make_script("rerun", R"lua(
+local rk = 'pqrt:run:' .. ARGV[1]
+local taken = 0
+for i = 3, #ARGV, 5 do
+  local id, idx, sk, blob, why = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3],
+    ARGV[i + 4]
+  if redis.call('GETBIT', rk .. ':finished', idx) == 1 and redis.call('HGET', sk, 'result') == blob
+  then
+    local jk = 'rq:job:' .. id
+    local origin = redis.call('HGET', jk, 'origin') or ARGV[2]
+    redis.call('ZREM', 'rq:finished:' .. origin, id)
+    redis.call('DEL', jk, 'rq:results:' .. id)
+    redis.call('SETBIT', rk .. ':finished', idx, 0)
+    redis.call('HSET', sk, 'state', 'queued', 'result', '', 'rerun', why, 'error', why)
+    taken = taken + 1
+  end
+end
+return taken
 )lua");
   return s;
 }

@@ -22,7 +22,8 @@ struct script {
 /// KEYS: none. ARGV: now_ts, then per job 3 values: id, queue, and the job's HSET mapping as
 /// field/value pairs encoded as count + pairs. Skips ids whose job hash exists (deterministic ids
 /// never duplicate a job), and a run's jobs whose bit is set in its finished or failed bitmap.
-/// Creates the status record of a run's job. Returns the number of jobs enqueued.
+/// Creates the status record of a run's job, keeping its `rerun` (why `rerun` took it back).
+/// Returns the number of jobs enqueued.
 const script& enqueue();
 /// KEYS: processing list, then queue keys in priority order. ARGV: worker name, now_ts, now_int,
 /// wip_ttl, max jobs, token (stored on every job it starts). Returns `SUSPENDED` (status) or an
@@ -61,5 +62,12 @@ const script& release();
 const script& heartbeat();
 /// KEYS: scheduled registry. ARGV: now_ts, now_int, limit. Enqueues the jobs whose time came.
 const script& promote();
+/// KEYS: none. ARGV: run, its queue, then per record 5 values: job id, index, status key, result
+/// blob, reason. Takes back a finished record whose result blob is lost, so that the next enqueue
+/// pass runs it again: only while its finished bit is set and its status still names that blob,
+/// clears the bit, deletes the job hash and its results stream (and its finished registry entry),
+/// and sets the status record queued with the reason (`rerun`, which the enqueue keeps, and
+/// `error`). Returns how many records were taken back.
+const script& rerun();
 
 }  // namespace pqrt::transport::rq_scripts

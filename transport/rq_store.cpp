@@ -29,7 +29,8 @@ const std::map<std::string, const rq_scripts::script*>& scripts_by_sha() {
     std::map<std::string, const rq_scripts::script*> t;
     for (const auto* s : {&rq_scripts::enqueue(), &rq_scripts::reserve(), &rq_scripts::claim(),
                           &rq_scripts::reclaim(), &rq_scripts::finish(), &rq_scripts::fail(),
-                          &rq_scripts::recover(), &rq_scripts::heartbeat(), &rq_scripts::promote()})
+                          &rq_scripts::recover(), &rq_scripts::heartbeat(), &rq_scripts::promote(),
+                          &rq_scripts::rerun()})
       t.emplace(s->sha, s);
     return t;
   }();

@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -63,6 +64,15 @@ struct queue_info {
 struct run_counts {
   int64_t finished = 0;
   int64_t failed = 0;
+};
+
+/// A finished record of a run to run again (`rq_store::rerun_records`).
+struct record_to_rerun {
+  std::string job_id;
+  uint64_t index = 0;
+  std::string status_key;
+  std::string blob;    ///< the lost result blob its status record names
+  std::string reason;  ///< kept in its status record
 };
 
 /// A worker as its RQ hash shows it.
@@ -144,6 +154,13 @@ public:
   /// `fields` of each status record in `keys`, in order ("" where absent), pipelined.
   caf::expected<std::vector<std::vector<std::string>>> status_records(
       const std::vector<std::string>& keys, const std::vector<std::string>& fields);
+  /// The run's result blobs with the size each was written with (`rq_keys::run_blobs`).
+  caf::expected<std::unordered_map<std::string, uint64_t>> run_blob_sizes(const std::string& run);
+  /// Takes back finished records of `run` whose result blob is lost, so that an enqueue pass runs
+  /// them again (the `rerun` script: only a record still finished and naming that blob). Returns
+  /// how many were taken back.
+  caf::expected<size_t> rerun_records(const std::string& run, const std::string& queue,
+                                      const std::vector<record_to_rerun>& records);
 
   liveness_options& liveness() { return liveness_; }
   redis_client& client() { return client_; }

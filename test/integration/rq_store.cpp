@@ -356,3 +356,76 @@ TEST_CASE_FIXTURE(store_fixture,
   CHECK(str({"HGET", keys::job("l3"), "status"}) == "started");
   CHECK(num({"ZCARD", keys::wip("default")}) == 3);
 }
+
+TEST_CASE_FIXTURE(store_fixture,
+                  "a run's record whose result blob is lost is taken back and enqueued again") {
+  auto spec = [&](int i) {
+    auto s = echo("r-" + std::to_string(i));
+    s.extra_fields = {{"pqrt_run", "r"},
+                      {"pqrt_index", std::to_string(i)},
+                      {"pqrt_status", "task-status-r-" + std::to_string(i)}};
+    return s;
+  };
+  auto done = [&](int i, const std::string& blob, uint64_t bytes) {
+    auto o = ok("r-" + std::to_string(i));
+    o.result_ref = blob;
+    o.result_bytes = bytes;
+    return o;
+  };
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({spec(0), spec(1)}));
+  REQUIRE(reserve(a, 2).size() == 2);
+  REQUIRE(store.record(a, {done(0, "r/results/w-1-000000", 120),
+                           done(1, "r/results/w-1-000001", 80)}) == caf::none);
+  // The finish that records the jobs finished also records each blob's size.
+  auto sizes = store.run_blob_sizes("r");
+  REQUIRE(sizes);
+  CHECK(sizes->size() == 2);
+  CHECK(sizes->at("r/results/w-1-000000") == 120);
+  CHECK(sizes->at("r/results/w-1-000001") == 80);
+  CHECK(str({"HGET", keys::job("r-0"), "status"}) == "finished");
+  CHECK(num({"BITCOUNT", keys::run_finished("r")}) == 2);
+
+  // Taken back only while finished and naming that blob (r-1 names another one).
+  const std::string why = "result blob missing: r/results/w-1-000000";
+  std::vector<record_to_rerun> lost{{"r-0", 0, "task-status-r-0", "r/results/w-1-000000", why},
+                                    {"r-1", 1, "task-status-r-1", "r/results/gone", "stale"}};
+  auto taken = store.rerun_records("r", "default", lost);
+  REQUIRE(taken);
+  CHECK(*taken == 1);
+  CHECK(num({"GETBIT", keys::run_finished("r"), "0"}) == 0);
+  CHECK(num({"GETBIT", keys::run_finished("r"), "1"}) == 1);
+  CHECK(num({"EXISTS", keys::job("r-0"), keys::results("r-0")}) == 0);
+  CHECK(num({"ZCARD", keys::finished("default")}) == 1);
+  CHECK(str({"HGET", "task-status-r-0", "state"}) == "queued");
+  CHECK(str({"HGET", "task-status-r-0", "error"}) == why);
+  CHECK(str({"HGET", "task-status-r-1", "state"}) == "finished");
+
+  // The next enqueue pass adds exactly that record, keeping why it runs again.
+  auto added = store.enqueue({spec(0), spec(1)});
+  REQUIRE(added);
+  CHECK(*added == 1);
+  CHECK(str({"HGET", "task-status-r-0", "state"}) == "queued");
+  CHECK(str({"HGET", "task-status-r-0", "rerun"}) == why);
+  CHECK(str({"HGET", "task-status-r-0", "error"}) == why);
+  REQUIRE(reserve(a, 1).size() == 1);
+  REQUIRE(store.record(a, {done(0, "r/results/w-2-000000", 120)}) == caf::none);
+  CHECK(str({"HGET", "task-status-r-0", "state"}) == "finished");
+  CHECK(str({"HGET", "task-status-r-0", "result"}) == "r/results/w-2-000000");
+  CHECK(str({"HGET", "task-status-r-0", "error"}).empty());
+  CHECK(num({"BITCOUNT", keys::run_finished("r")}) == 2);
+  auto later = store.rerun_records("r", "default", lost);  // it names its new blob now
+  REQUIRE(later);
+  CHECK(*later == 0);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a plain RQ job records no result blob") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("plain")}));
+  REQUIRE(reserve(a, 1).size() == 1);
+  auto o = ok("plain");
+  o.result_ref = "somewhere";
+  o.result_bytes = 9;
+  REQUIRE(store.record(a, {o}) == caf::none);
+  CHECK(cmd({"KEYS", "pqrt:run:*"}).elements.empty());
+}

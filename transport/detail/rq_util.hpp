@@ -54,7 +54,8 @@ inline std::vector<std::string> flat_strings(const redis_reply& reply) {
 
 /// pqrt's run tracking, shared by the scripts: a job enqueued by a pqrt scheduler carries
 /// `pqrt_run`, `pqrt_index` and `pqrt_status` (the key of its status record, a hash: job_id, state,
-/// attempts, worker, queued_at, started_at, ended_at, error, result). `track` moves the record
+/// attempts, worker, queued_at, started_at, ended_at, error, result, and rerun: why a finished
+/// record was taken back to run again). `track` moves the record
 /// along and, when the job ends for good, sets its bit in the run's finished or failed bitmap.
 /// Jobs without `pqrt_run` (plain RQ jobs) are left alone. Returns the job's run (nil for those).
 constexpr const char* track_lua = R"lua(
