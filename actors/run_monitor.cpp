@@ -8,10 +8,10 @@
 
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
+#include "actors/run_results.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
 #include "runtime/metrics_registry.hpp"
-#include "runtime/record_job.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_time.hpp"
 
@@ -23,13 +23,19 @@ using clock = std::chrono::steady_clock;
 constexpr auto tick_every = std::chrono::milliseconds{500};
 constexpr auto log_every = std::chrono::seconds{5};
 constexpr auto event_every = std::chrono::seconds{30};
-constexpr size_t manifest_batch = 1000;
-constexpr size_t max_failed_named = 1000;
+constexpr auto first_retry = std::chrono::seconds{1};
+constexpr auto last_retry = std::chrono::seconds{30};
 
 struct run_monitor_state {
   worker_settings ws;
   std::shared_ptr<const pipeline_settings> settings;
   std::unique_ptr<transport::rq_store> store;
+  std::unique_ptr<transport::blob_store> blobs;
+  run_monitor_pass start_pass;  // another enqueue pass over the data file
+  caf::actor pass;              // the one running, if any
+  bool pass_wanted = false;     // records were taken back: a pass must complete
+  bool enqueued_at_start = false;
+  caf::timespan retry_delay = first_retry;
   clock::time_point started = clock::now();
   clock::time_point last_log{}, last_event = clock::now();
   clock::time_point rate_at = clock::now();
@@ -58,6 +64,7 @@ void event(run_monitor_actor* self, const std::string& json) {
 struct progress {
   int64_t total = -1;  // -1 while enqueuing
   int64_t finished = 0, failed = 0, in_flight = 0, queued = 0;
+  bool rerun_pending = false;  // records were taken back for a pass that has not completed
 };
 
 void show(run_monitor_actor* self, const progress& p, bool force) {
@@ -120,6 +127,7 @@ caf::expected<progress> read_progress(run_monitor_actor* self) {
   // The total counts once this scheduler's own pass over the data file is through (a second
   // scheduler for a run re-checks every record, adding none that exist or ended).
   if (enqueued && info->count("total")) p.total = std::stoll(info->at("total"));
+  p.rerun_pending = info->count("rerun") && info->at("rerun") == "pending";
   auto counts = st.store->count_run(ps.run_id);
   if (!counts) return counts.error();
   p.finished = counts->finished;
@@ -132,59 +140,67 @@ caf::expected<progress> read_progress(run_monitor_actor* self) {
   return p;
 }
 
-/// The manifest, streamed: a header line, then one line per record in index order.
-caf::error write_manifest(run_monitor_actor* self, uint64_t total, run_outcome& out) {
+/// A step of the run's end failed: tick again later, waiting longer each time (up to 30 s).
+void retry_later(run_monitor_actor* self, const char* what, const caf::error& err) {
   auto& st = self->state;
-  const auto& ps = *st.settings;
-  auto blobs = ps.make_blobs();
-  if (!blobs) return blobs.error();
-  if (auto err = (*blobs)->create_container(ps.results_container)) return err;
-  auto name = ps.run_id + "/manifest.jsonl";
-  auto writer = (*blobs)->open_write(ps.results_container, name);
-  if (!writer) return writer.error();
-  auto info = st.store->run_info(ps.run_id);
-  if (!info) return info.error();
-  std::string head = "{\"run\":" + log::json_string(ps.run_id) +
-                     ",\"dataset\":" + log::json_string((*info)["dataset"]) +
-                     ",\"total\":" + std::to_string(total) +
-                     ",\"results_container\":" + log::json_string(ps.results_container) +
-                     ",\"created_at\":" + log::json_string((*info)["created_at"]) +
-                     ",\"written_at\":\"" + transport::rq_now() + "\"}\n";
-  if (auto err = (*writer)->write(head)) return err;
-  const std::vector<std::string> fields{"state", "attempts", "result", "error"};
-  out.finished = out.failed = 0;
-  out.failed_jobs.clear();
-  for (uint64_t start = 0; start < total; start += manifest_batch) {
-    auto end = std::min<uint64_t>(total, start + manifest_batch);
-    std::vector<std::string> keys;
-    for (auto i = start; i < end; ++i)
-      keys.push_back(ps.status_prefix + record_job_id(ps.run_id, i));
-    auto records = st.store->status_records(keys, fields);
-    if (!records) return records.error();
-    std::string chunk;
-    for (auto i = start; i < end; ++i) {
-      const auto& r = (*records)[i - start];
-      auto id = record_job_id(ps.run_id, i);
-      chunk += "{\"index\":" + std::to_string(i) + ",\"job_id\":" + log::json_string(id) +
-               ",\"state\":" + log::json_string(r[0]) +
-               ",\"attempts\":" + (r[1].empty() ? std::string{"0"} : r[1]);
-      if (r[0] == "finished") {
-        ++out.finished;
-        chunk += ",\"result\":" + log::json_string(r[2]);
-      } else {
-        ++out.failed;
-        if (out.failed_jobs.size() < max_failed_named) out.failed_jobs.push_back(id);
-        chunk += ",\"error\":" + log::json_string(r[3]);
-      }
-      chunk += "}\n";
-    }
-    if (auto err = (*writer)->write(chunk)) return err;
-  }
-  if (auto err = (*writer)->commit()) return err;
-  out.manifest = ps.results_container + "/" + name;
-  return caf::none;
+  log::warn("run_monitor", what,
+            {{"run", st.settings->run_id},
+             {"error", render(err)},
+             {"retry_in_ms",
+              std::to_string(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(st.retry_delay).count())}});
+  st.finishing = false;
+  self->delayed_send(self, st.retry_delay, tick_atom::value);
+  st.retry_delay = std::min<caf::timespan>(st.retry_delay * 2, last_retry);
 }
 
+/// Starts another enqueue pass over the data file (a job_parser): it adds the records taken back,
+/// skipping every one that exists or ended. It does not outlive the monitor.
+void run_pass(run_monitor_actor* self) {
+  auto& st = self->state;
+  st.pass_wanted = true;
+  st.pass = st.start_pass(self->system());
+  self->monitor(st.pass);
+  self->attach_functor([pass = st.pass.address()](const caf::error&) {
+    caf::anon_send_exit(pass, caf::exit_reason::user_shutdown);
+  });
+}
+
+void pass_ended(run_monitor_actor* self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  if (!st.pass || dm.source != st.pass.address()) return;
+  st.pass = nullptr;
+  if (dm.reason) {
+    log::warn("run_monitor", "the enqueue pass for the records run again failed, will retry",
+              {{"run", st.settings->run_id}, {"error", render(dm.reason)}});
+    self->delayed_send(self, st.retry_delay, run_atom::value);
+    st.retry_delay = std::min<caf::timespan>(st.retry_delay * 2, last_retry);
+    return;
+  }
+  st.pass_wanted = false;
+  st.retry_delay = first_retry;
+  // Left pending (Redis failed), the mark is cleared or acted on by a later tick.
+  static_cast<void>(st.store->set_run_info(st.settings->run_id, {{"rerun", "done"}}));
+}
+
+/// Some finished records' results are not in storage as written: take those records back and
+/// run them again (a new enqueue pass adds exactly them). The run's `rerun` mark says so to a
+/// monitor that starts before the pass completes.
+void rerun(run_monitor_actor* self, const transport::result_audit& audit) {
+  auto& st = self->state;
+  const auto& ps = *st.settings;
+  if (auto err = st.store->set_run_info(ps.run_id, {{"state", "running"}, {"rerun", "pending"}}))
+    return retry_later(self, "marking records to run again failed, will retry", err);
+  report_rerun(ps, audit);
+  if (auto taken = take_back(*st.store, ps, audit); !taken)
+    log::warn("run_monitor", "taking records back failed; the next check finds those left",
+              {{"run", ps.run_id}, {"error", render(taken.error())}});
+  run_pass(self);
+  st.finishing = false;
+  self->delayed_send(self, tick_every, tick_atom::value);
+}
+
+/// Every record ended: check the results in storage, then write the manifest and end the run.
 void finish_run(run_monitor_actor* self, const progress& p) {
   auto& st = self->state;
   const auto& ps = *st.settings;
@@ -193,15 +209,22 @@ void finish_run(run_monitor_actor* self, const progress& p) {
     show(self, p, true);
     std::fputc('\n', stderr);
   }
+  if (!st.blobs) {
+    auto blobs = ps.make_blobs();
+    if (!blobs)
+      return retry_later(self, "opening the results storage failed, will retry", blobs.error());
+    st.blobs = std::move(*blobs);
+  }
+  auto audit = audit_results(*st.store, *st.blobs, ps);
+  if (!audit)
+    return retry_later(self, "listing the run's results failed, will retry", audit.error());
   auto& out = *ps.outcome;
   run_outcome result;
-  if (auto err = write_manifest(self, static_cast<uint64_t>(p.total), result)) {
-    log::warn("run_monitor", "writing the results manifest failed, will retry",
-              {{"error", render(err)}});
-    st.finishing = false;
-    self->delayed_send(self, std::chrono::seconds{2}, tick_atom::value);
-    return;
-  }
+  if (auto err =
+          write_manifest(*st.store, *st.blobs, ps, static_cast<uint64_t>(p.total), *audit, result))
+    return retry_later(self, "writing the results manifest failed, will retry", err);
+  if (!audit->clean()) return rerun(self, *audit);
+  st.retry_delay = first_retry;
   auto elapsed = std::chrono::duration<double>(clock::now() - st.started).count();
   {
     std::lock_guard<std::mutex> guard{out.mutex};
@@ -256,6 +279,15 @@ void export_progress(run_monitor_actor* self, const progress& p) {
       .set(static_cast<double>(p.queued));
 }
 
+/// Records taken back by an earlier monitor whose pass may not have completed. This process's
+/// first pass, if it was still running when this monitor started, began after they were taken
+/// back (by an earlier process) and enqueued them; else a pass runs now.
+void resume_rerun(run_monitor_actor* self) {
+  auto& st = self->state;
+  if (st.enqueued_at_start) return run_pass(self);
+  static_cast<void>(st.store->set_run_info(st.settings->run_id, {{"rerun", "done"}}));
+}
+
 void tick(run_monitor_actor* self) {
   auto& st = self->state;
   if (st.finishing) return;
@@ -264,7 +296,9 @@ void tick(run_monitor_actor* self) {
     log::warn("run_monitor", "reading progress failed", {{"error", render(p.error())}});
   } else {
     export_progress(self, *p);
-    if (p->total >= 0 && p->finished + p->failed >= p->total) return finish_run(self, *p);
+    if (p->total >= 0 && p->rerun_pending && !st.pass_wanted) resume_rerun(self);
+    if (p->total >= 0 && p->finished + p->failed >= p->total && !st.pass_wanted)
+      return finish_run(self, *p);
     show(self, *p, false);
   }
   if (auto recovered = st.store->recover_dead_workers(); !recovered)
@@ -275,10 +309,16 @@ void tick(run_monitor_actor* self) {
 }
 
 caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,
-                          std::shared_ptr<const pipeline_settings> ps) {
+                          std::shared_ptr<const pipeline_settings> ps, run_monitor_pass pass) {
   auto& st = self->state;
   st.ws = ws;
   st.settings = std::move(ps);
+  st.start_pass = std::move(pass);
+  {
+    std::lock_guard<std::mutex> guard{st.settings->outcome->mutex};
+    st.enqueued_at_start = st.settings->outcome->enqueued;
+  }
+  self->set_down_handler([=](caf::down_msg& dm) { pass_ended(self, dm); });
   st.store = std::make_unique<transport::rq_store>(
       ws.redis, ws.serializer, transport::redis_client_options{ws.redis_give_up});
   event(self, "{\"event\":\"scheduler_start\",\"run\":\"" + st.settings->run_id + "\",\"at\":\"" +
@@ -286,6 +326,7 @@ caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,
   self->send(self, tick_atom::value);
   return {
       [=](tick_atom) { tick(self); },
+      [=](run_atom) { run_pass(self); },  // again, after a pass failed
       [=](quiet_atom) {},
   };
 }
@@ -293,8 +334,9 @@ caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,
 }  // namespace
 
 caf::actor spawn_run_monitor(caf::actor_system& sys, const worker_settings& ws,
-                             std::shared_ptr<const pipeline_settings> ps) {
-  return register_spawned(sys, "monitor", sys.spawn<caf::detached>(run_monitor, ws, std::move(ps)));
+                             std::shared_ptr<const pipeline_settings> ps, run_monitor_pass pass) {
+  return register_spawned(
+      sys, "monitor", sys.spawn<caf::detached>(run_monitor, ws, std::move(ps), std::move(pass)));
 }
 
 }  // namespace pqrt

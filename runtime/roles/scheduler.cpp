@@ -37,8 +37,11 @@ std::vector<child_spec> scheduler_children(const worker_settings& ws,
                   [ws, ps](caf::actor_system& sys) { return spawn_rq_enqueuer(sys, ws, ps); }});
   tree.push_back({"job_parser", restart_policy::transient,
                   [ps](caf::actor_system& sys) { return spawn_job_parser(sys, ps); }});
-  tree.push_back({"run_monitor", restart_policy::permanent,
-                  [ws, ps](caf::actor_system& sys) { return spawn_run_monitor(sys, ws, ps); }});
+  // The monitor runs another enqueue pass when results went missing from storage (same parser).
+  run_monitor_pass pass = [ps](caf::actor_system& sys) { return spawn_job_parser(sys, ps); };
+  tree.push_back({"run_monitor", restart_policy::permanent, [ws, ps, pass](caf::actor_system& sys) {
+                    return spawn_run_monitor(sys, ws, ps, pass);
+                  }});
   return tree;
 }
 
