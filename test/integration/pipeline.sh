@@ -2,7 +2,8 @@
 # The processing pipeline end to end with real processes: a scheduler and three workers over a
 # 100,000-record data set against a real redis-server and local storage; a worker killed with
 # kill -9 in the middle of a run; SIGTERM to a worker under load; ten tampered records and a
-# script that fails one record; a scheduler started twice for one run; and nothing in clear at
+# script that fails one record; a scheduler started twice for one run; a result blob deleted from
+# storage mid-run and after the run (the scheduler runs its records again); and nothing in clear at
 # rest (the Redis dump and every stored file searched for a marker that is in every record and in
 # the script). TEST_STORAGE=azure runs all of it on Azure Storage as emulated by Azurite (started
 # here, its data on disk in $WORK/azurite) instead of local storage, with the data key wrapped
@@ -208,6 +209,86 @@ check "the failing script's status record keeps its stderr and exit code" \
   sh -c "redis-cli -u '$URL' hget task-status-bad-150 error | grep -q 'code 3: cannot process this record'"
 check "every other job finished" \
   test "$(finished bad)" -eq 189
+stop_workers
+
+# --- 8: a result blob lost from storage after its jobs were recorded finished ---------------------
+# result_blobs RUN RECORDS: the result blob each record's status names, one line per record in
+# index order ("" for none yet).
+result_blobs() {
+  local i
+  for i in $(seq 0 $(($2 - 1))); do echo "HGET task-status-$1-$i result"; done |
+    redis-cli -u "$URL" 2>/dev/null
+}
+# delete_blob NAME: deletes a blob of the results container behind pqrt's back (local: the file;
+# Azure: Delete Blob, signed with the account's Shared Key).
+delete_blob() {
+  if [ "${TEST_STORAGE:-local}" = azure ]; then
+    AZ_KEY="$AZURITE_KEY" "$PY" - "$BLOB_PORT" "$1" <<'PY'
+import base64, email.utils, hashlib, hmac, os, sys, urllib.request
+port, name = sys.argv[1:3]
+account, version, date = "devstoreaccount1", "2021-08-06", email.utils.formatdate(usegmt=True)
+path = "/%s/results/%s" % (account, name)
+to_sign = "DELETE\n" + "\n" * 11 + "x-ms-date:%s\nx-ms-version:%s\n/%s%s" % (date, version, account, path)
+sig = hmac.new(base64.b64decode(os.environ["AZ_KEY"]), to_sign.encode(), hashlib.sha256).digest()
+req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), method="DELETE", headers={
+    "x-ms-date": date, "x-ms-version": version,
+    "Authorization": "SharedKey %s:%s" % (account, base64.b64encode(sig).decode())})
+sys.exit(0 if urllib.request.urlopen(req).status == 202 else 1)
+PY
+  else
+    rm "$STORE/blobs/results/$1"
+  fi
+}
+"$PY" -c 'print("\n".join("lost record %d" % i for i in range(600)))' >lost.txt
+seal lost.encrypted lost.txt
+expected lost.encrypted lost.expected
+LOST=(--encrypted-data-filename lost.encrypted --processor sleep:40)
+workers 2 lost- "${LOST[@]}" --concurrency 2
+"$PQRT" --role=scheduler $(common) "${LOST[@]}" --run-id lost >"$WORK/lost.log" 2>&1 &
+SCHED=$!
+PIDS+=("$SCHED")
+wait_until 120 '[ "$(progress lost)" -ge 100 ]'
+result_blobs lost 600 >lost.blobs
+victim="$(grep -m 1 . lost.blobs)"
+n_victim="$(grep -cxF "$victim" lost.blobs)"
+check "mid-run, a result blob of finished records is deleted from storage ($n_victim records)" \
+  delete_blob "$victim"
+check "... before the run ended" kill -0 "$SCHED"
+wait_pid "$SCHED" 300
+check_log "the scheduler notices, runs those records again and ends with exit 0" lost.log \
+  test "$rc" -eq 0
+check_log "... with one warning naming 1 missing blob and its $n_victim records" lost.log \
+  test "$(grep -cE "result blobs are not in storage as written.* missing_blobs=1 wrong_size_blobs=0 records=$n_victim blobs=$victim" "$WORK/lost.log")" = 1
+check_log "... enqueued again by a second pass over the data file: exactly those records" lost.log \
+  grep -qE "every record is enqueued .*jobs=600 new=$n_victim" "$WORK/lost.log"
+first="$(grep -nxF -m 1 "$victim" lost.blobs | cut -d: -f1)"
+check "... the status record of one says why it ran again" \
+  test "$(redis-cli -u "$URL" hget "task-status-lost-$((first - 1))" rerun)" = "result blob missing: $victim"
+results lost lost.out
+check "pqrt results gives every record once and right" cmp -s lost.out lost.expected
+
+# A second scheduler for the finished run, after another blob was deleted (and, on local storage,
+# one cut short by a byte): it re-runs those records too, with the workers still running.
+result_blobs lost 600 >lost2.blobs
+victim2="$(tail -n 1 lost2.blobs)"
+n_victim2="$(grep -cxF "$victim2" lost2.blobs)"
+check "after the run, another result blob is deleted ($n_victim2 records)" delete_blob "$victim2"
+cut_blobs=0
+if [ "${TEST_STORAGE:-local}" = local ]; then
+  cut="$(head -n 1 lost2.blobs)"
+  n_victim2=$((n_victim2 + $(grep -cxF "$cut" lost2.blobs)))
+  check "... and another one is cut short by a byte" truncate -s -1 "$STORE/blobs/results/$cut"
+  cut_blobs=1
+fi
+run "$PQRT" --role=scheduler $(common) "${LOST[@]}" --run-id lost
+expect "a second scheduler for the run notices, re-runs them and ends with exit 0" 0 "every job finished"
+check "... naming the missing (and short) blob and their $n_victim2 records" \
+  grep -qE "result blobs are not in storage as written.* missing_blobs=1 wrong_size_blobs=$cut_blobs records=$n_victim2 " "$WORK/err"
+check "... its first pass enqueued nothing, the second only those" \
+  grep -qE "jobs=600 new=0.*jobs=600 new=$n_victim2" <(tr '\n' ' ' <"$WORK/err")
+results lost lost2.out
+check "pqrt results gives every record once and right after the second scheduler" \
+  cmp -s lost2.out lost.expected
 stop_workers
 
 # --- 7: nothing in clear at rest -------------------------------------------------------------------
