@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 records=10000
 size_kb=1
-processor=exec
+processor="exec"
 redis=()
 while [ $# -gt 0 ]; do
   case "$1" in
