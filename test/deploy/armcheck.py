@@ -135,7 +135,7 @@ NO_NEWER_GA = {t: v[-1] for t, v in API_VERSIONS.items() if t in (
 
 # Config fields the VM bootstrap reads besides config/fields.def (added there by issue 11).
 DEPLOY_FIELDS = {
-    "deploy_role": ("CHOICE", False, ["", "scheduler", "worker"]),
+    "deploy_role": ("CHOICE", False, ["", "scheduler", "worker", "redis"]),
     "package_container_name": ("STRING", False, None),
     "package_blob_name": ("STRING", False, None),
     "package_sha256": ("STRING", False, None),
