@@ -8,7 +8,8 @@ string variable `cloudInit` (which the template passes as [base64(variables('clo
 
 The cloud-config holds no secret and is the same for every role: write_files installs the
 bootstrap (the dispatcher /usr/local/sbin/pqrt-bootstrap, the role scripts and their shared
-helper under /usr/local/lib/pqrt-bootstrap/, and pqrt-bootstrap.service, which runs it again at
+helper under /usr/local/lib/pqrt-bootstrap/, the Redis VM's password helper redis_password.sh
+that its redis-server.service drop-in runs at every start, and pqrt-bootstrap.service, which runs it again at
 every later boot); runcmd enables that unit and runs the dispatcher once. Python 3 standard
 library only; the template is written as json.dumps(template, indent=2) + "\\n".
 """
@@ -24,6 +25,8 @@ FILES = [
     ("bootstrap_lib.sh", LIB + "/bootstrap_lib.sh", "0644"),
     ("scheduler_bootstrap.sh", LIB + "/scheduler_bootstrap.sh", "0755"),
     ("worker_bootstrap.sh", LIB + "/worker_bootstrap.sh", "0755"),
+    ("redis_bootstrap.sh", LIB + "/redis_bootstrap.sh", "0755"),
+    ("redis_password.sh", LIB + "/redis_password.sh", "0755"),
     ("pqrt-bootstrap.sh", "/usr/local/sbin/pqrt-bootstrap", "0755"),
     ("pqrt-bootstrap.service", "/etc/systemd/system/pqrt-bootstrap.service", "0644"),
 ]

@@ -6,6 +6,7 @@
 #   userdata  IMDS userData: base64 of pqrt's non-secret JSON config (what --custom-data reads)
 #   role      the config's deploy_role, else the pqrt-role tag; must match the script's role
 #   token     a managed-identity token for https://storage.azure.com/ (IMDS)
+#   (the Redis VM, redis_bootstrap.sh, takes no package: it installs Debian's redis-server)
 #   download  the .deb from <blob endpoint>/<package_container_name>/<package_blob_name>
 #   verify    its SHA-256 against package_sha256 (a mismatch stops here: nothing installed)
 #   install   apt-get install of that .deb, skipped when that version is installed already
@@ -14,7 +15,7 @@
 #   report    a workload event on the workload queue: {"event":"bootstrap","status":"ok"|"failed"}
 # Idempotent: a second run (every boot runs it again) downloads, installs, writes and enables
 # nothing. Network steps are retried with exponential backoff (1 s doubling, at most 30 s apart)
-# for a bounded time. Every step is logged to the journal (logger -t pqrt-bootstrap) and stderr; a
+# for a bounded time; a 429 or 503 with Retry-After waits that long instead (at most 60 s). Every step is logged to the journal (logger -t pqrt-bootstrap) and stderr; a
 # failure is one line `FAILED step=STEP: REASON`. No secret is written anywhere:
 # tokens stay in shell variables and reach curl through a pipe (-H @<(...)), never argv or disk.
 #
@@ -44,7 +45,7 @@ FAILED_LOGGED=0
 FAIL_REASON=""
 CHANGED=0
 # What the steps learn (none of it secret).
-VM_NAME="" VM_SCALE_SET="" VM_RESOURCE_GROUP="" TAG_ROLE=""
+VM_NAME="" VM_SCALE_SET="" VM_RESOURCE_GROUP="" TAG_ROLE="" TAG_METRICS_CLIENT_ID=""
 USERDATA_JSON=""
 declare -A CFG=()
 TOKEN=""
@@ -83,27 +84,36 @@ CURL=(curl -sS --connect-timeout 10 --max-time 300)
 HTTP_STATUS=000
 HTTP_BODY=""
 HTTP_ERROR=""
+HTTP_RETRY_AFTER=""
+readonly RETRY_AFTER_MAX=60
 
 # http_call KIND ARGS...: one curl request (ARGS: its options and URL); the status in
-# HTTP_STATUS (000 when no response), the body in HTTP_BODY unless ARGS write it elsewhere (-o).
+# HTTP_STATUS (000 when no response), the body in HTTP_BODY unless ARGS write it elsewhere (-o),
+# the Retry-After header (empty when none) in HTTP_RETRY_AFTER.
 # KIND imds: plain HTTP to IMDS with Metadata: true, no proxy. KIND storage: HTTPS only, with the
-# storage API version and the bearer token, handed to curl through a pipe on every attempt.
+# storage API version and the bearer token, handed to curl through a pipe on every attempt. KIND
+# vault: Key Vault, like storage without x-ms-version; HTTPS, or plain HTTP to a loopback address
+# only (the test's fixture vault): the caller checks the URL (vault_url_ok).
 http_call() {
-  local kind="$1" out rc=0
+  local kind="$1" out rc=0 w='\n%header{retry-after}\n%{http_code}'
   shift
   if [ "$kind" = imds ]; then
-    out="$("${CURL[@]}" --noproxy '*' -H 'Metadata: true' -w '\n%{http_code}' "$@" 2>&1)" || rc=$?
+    out="$("${CURL[@]}" --noproxy '*' -H 'Metadata: true' -w "$w" "$@" 2>&1)" || rc=$?
   else
-    local ca=()
+    local ca=() proto=(--proto '=https' --tlsv1.2) ver=(-H "x-ms-version: $STORAGE_VERSION")
     if [ -n "$PQRT_CA_FILE" ]; then ca=(--cacert "$PQRT_CA_FILE" --capath /etc/ssl/certs); fi
-    out="$("${CURL[@]}" --proto '=https' --tlsv1.2 "${ca[@]}" -H "x-ms-version: $STORAGE_VERSION" \
-      -H @<(bearer) -w '\n%{http_code}' "$@" 2>&1)" || rc=$?
+    if [ "$kind" = vault ]; then proto=(--proto '=https,http' --tlsv1.2); ver=(); fi
+    out="$("${CURL[@]}" "${proto[@]}" "${ca[@]}" "${ver[@]}" -H @<(bearer) -w "$w" "$@" 2>&1)" ||
+      rc=$?
   fi
   HTTP_STATUS="${out##*$'\n'}"
+  out="${out%$'\n'*}"
+  HTTP_RETRY_AFTER="${out##*$'\n'}"
   HTTP_BODY="${out%$'\n'*}"
   [ "$HTTP_BODY" != "$out" ] || HTTP_BODY=""
   if [ "$rc" -ne 0 ]; then
     HTTP_STATUS=000
+    HTTP_RETRY_AFTER=""
     HTTP_ERROR="curl exit $rc: $(printf '%s' "$HTTP_BODY" | tr -d '\r' | tail -n 1 | cut -c 1-200)"
   else
     HTTP_ERROR="HTTP $HTTP_STATUS"
@@ -111,31 +121,53 @@ http_call() {
 }
 
 # retryable KIND STATUS: whether to try again. IMDS: 404 (identity not assigned yet), 410
-# (IMDS upgrading), 429, 5xx. Storage: 403 (role assignments propagating), 408, 429, 5xx.
-# Both: no response at all (000).
+# (IMDS upgrading), 429, 5xx. Storage and Key Vault: 403 (role assignments propagating), 408,
+# 429, 5xx. All: no response at all (000).
 retryable() {
   case "$1:$2" in
     *:000 | *:429 | *:5??) return 0 ;;
-    imds:404 | imds:410 | storage:403 | storage:408) return 0 ;;
+    imds:404 | imds:410 | storage:403 | storage:408 | vault:403 | vault:408) return 0 ;;
     *) return 1 ;;
   esac
+}
+
+# retry_after_sec: the seconds HTTP_RETRY_AFTER asks for (delay-seconds or an HTTP-date), capped
+# at RETRY_AFTER_MAX; prints nothing when there is no usable header or the status is not 429/503.
+retry_after_sec() {
+  local v="${HTTP_RETRY_AFTER//[$'\r ']/}" when
+  case "$HTTP_STATUS" in 429 | 503) ;; *) return 0 ;; esac
+  [ -n "$v" ] || return 0
+  if [[ "$v" =~ ^[0-9]{1,9}$ ]]; then
+    v=$((10#$v))
+  elif when="$(date -d "$HTTP_RETRY_AFTER" +%s 2>/dev/null)"; then
+    v=$((when - $(date +%s)))
+    [ "$v" -ge 0 ] || v=0
+  else
+    return 0
+  fi
+  [ "$v" -le "$RETRY_AFTER_MAX" ] || v=$RETRY_AFTER_MAX
+  printf '%s' "$v"
 }
 
 # with_retry KIND BUDGET_SEC WHAT ARGS...: http_call until a 2xx, a status not worth retrying,
 # or BUDGET_SEC after the first attempt; returns 0 on a 2xx, else 1 with HTTP_ERROR set.
 with_retry() {
-  local kind="$1" budget="$2" what="$3" delay=1 attempt=1 start=$SECONDS
+  local kind="$1" budget="$2" what="$3" delay=1 attempt=1 start=$SECONDS wait after why
   shift 3
   while true; do
     http_call "$kind" "$@"
     case "$HTTP_STATUS" in 2??) return 0 ;; esac
     if ! retryable "$kind" "$HTTP_STATUS"; then return 1; fi
-    if [ $((SECONDS - start + delay)) -gt "$budget" ]; then
+    # A Retry-After (429, 503) says how long to wait: that, capped, instead of the backoff.
+    wait=$delay why=""
+    after="$(retry_after_sec)"
+    if [ -n "$after" ]; then wait=$after why=", as its Retry-After asks"; fi
+    if [ $((SECONDS - start + wait)) -gt "$budget" ]; then
       HTTP_ERROR="$HTTP_ERROR (gave up after $attempt attempts in $((SECONDS - start)) s)"
       return 1
     fi
-    log "step=$STEP: $what: $HTTP_ERROR, retrying in ${delay} s (attempt $attempt)"
-    sleep "$delay"
+    log "step=$STEP: $what: $HTTP_ERROR, retrying in ${wait} s$why (attempt $attempt)"
+    sleep "$wait"
     attempt=$((attempt + 1))
     delay=$((delay * 2))
     [ "$delay" -le 30 ] || delay=30
@@ -180,16 +212,17 @@ c = doc.get("compute") or {}
 out("name", c.get("name"))
 out("scale_set", c.get("vmScaleSetName"))
 out("resource_group", c.get("resourceGroupName"))
-tag = ""
-for t in c.get("tagsList") or []:
-    if t.get("name") == "pqrt-role":
-        tag = t.get("value") or ""
-if not tag:
+def tag(name):
+    for t in c.get("tagsList") or []:
+        if t.get("name") == name and t.get("value"):
+            return t.get("value")
     for kv in (c.get("tags") or "").split(";"):
         k, _, v = kv.partition(":")
-        if k == "pqrt-role":
-            tag = v
-out("tag_role", tag)
+        if k == name:
+            return v
+    return ""
+out("tag_role", tag("pqrt-role"))
+out("tag_metrics_client_id", tag("pqrt-metrics-client-id"))
 ' <<<"$HTTP_BODY" 2>&1)" || die "instance metadata: $lines"
   while IFS=$'\t' read -r key value; do
     case "$key" in
@@ -197,6 +230,7 @@ out("tag_role", tag)
       scale_set) VM_SCALE_SET="$value" ;;
       resource_group) VM_RESOURCE_GROUP="$value" ;;
       tag_role) TAG_ROLE="$value" ;;
+      tag_metrics_client_id) TAG_METRICS_CLIENT_ID="$value" ;;
     esac
   done <<<"$lines"
   [ -n "$VM_NAME" ] || die "instance metadata has no compute.name"
@@ -225,12 +259,17 @@ for k in secret:
 defaults = {"deploy_role": "", "package_container_name": "deploy", "package_blob_name": "",
             "package_sha256": "", "storage_account_name": "", "blob_endpoint": "",
             "queue_endpoint": "", "managed_identity_client_id": "",
-            "workload_tracker_queue_name": "workloadstatus"}
+            "workload_tracker_queue_name": "workloadstatus", "azure_keyvault_url": "",
+            "redis_password": ""}
 for k, d in defaults.items():
     v = doc.get(k)
     if v is not None and not isinstance(v, str):
         sys.exit("field %s: expected a string" % k)
     out(k, d if v is None else v)
+port = doc.get("redis_port")
+if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
+    sys.exit("field redis_port: expected an integer")
+out("redis_port", 6379 if port is None else port)
 ' <<<"$USERDATA_JSON" 2>&1)" || die "userData: $lines"
   while IFS=$'\t' read -r key value; do
     CFG["$key"]="$value"
@@ -252,8 +291,8 @@ check_role() {
   local want
   want="$(pick_role)"
   case "$want" in
-    scheduler | worker | "") ;;
-    *) die "no bootstrap for role '$want' (deploy_role or the pqrt-role tag): expected scheduler or worker" ;;
+    scheduler | worker | redis | "") ;;
+    *) die "no bootstrap for role '$want' (deploy_role or the pqrt-role tag): expected scheduler, worker or redis" ;;
   esac
   if [ -z "$ROLE" ]; then
     ROLE="$want"
@@ -289,10 +328,10 @@ check_package_config() {
   esac
 }
 
-# fetch_token BUDGET_SEC: TOKEN from IMDS for storage, with the config's user-assigned identity;
-# returns 1 with HTTP_ERROR set when there is none.
+# fetch_token BUDGET_SEC [RESOURCE]: TOKEN from IMDS for RESOURCE (URL-encoded; default storage),
+# with the config's user-assigned identity; returns 1 with HTTP_ERROR set when there is none.
 fetch_token() {
-  local query="api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F"
+  local query="api-version=2018-02-01&resource=${2:-https%3A%2F%2Fstorage.azure.com%2F}"
   if [ -n "${CFG[managed_identity_client_id]:-}" ]; then
     query+="&client_id=${CFG[managed_identity_client_id]}"
   fi
@@ -312,6 +351,19 @@ get_token() {
   step token "getting a managed identity token for storage"
   fetch_token 600 || die "managed identity token for $STORAGE_RESOURCE: $HTTP_ERROR"
   log "step=token: got a token for $STORAGE_RESOURCE"
+}
+
+# vault_url_ok URL: a Key Vault URL a bearer token may go to: https://, or plain http:// to a
+# loopback address (the test's fixture vault); only URL characters, no quotes, % or spaces.
+vault_url_ok() {
+  [[ "$1" =~ ^(https://[A-Za-z0-9.-]+|http://(127\.[0-9.]+|localhost|\[::1\]))(:[0-9]{1,5})?/?$ ]]
+}
+# vault_ref NAME_OR_REF: prints the secret name (and /version) of keyvault:NAME[/VERSION], as
+# Key Vault spells them (letters, digits, dashes); returns 1 for anything else.
+vault_ref() {
+  local ref="${1#keyvault:}"
+  [ "$ref" != "$1" ] && [[ "$ref" =~ ^[0-9A-Za-z-]{1,127}(/[0-9A-Za-z]{1,64})?$ ]] || return 1
+  printf '%s' "$ref"
 }
 
 # bearer: the Authorization header line, for curl's -H @<(bearer) (a pipe: not argv, not disk).
@@ -421,6 +473,56 @@ print(line.replace(sys.argv[1], "userData"))
   log "step=config: written (0640 root:pqrt)"
 }
 
+# write_unit_dropin UNIT NAME TEXT: /etc/systemd/system/UNIT.d/NAME.conf holding TEXT (root, 0644,
+# atomic); untouched when equal, else written and systemd reloaded. Empty TEXT removes it.
+write_unit_dropin() {
+  local dir="$PQRT_ROOT/etc/systemd/system/$1.d" file tmp
+  file="$dir/$2.conf"
+  if [ -z "$3" ]; then
+    if [ -e "$file" ]; then
+      rm -f "$file"
+      systemctl daemon-reload || die "systemctl daemon-reload failed"
+      CHANGED=1
+      log "step=$STEP: removed ${file#"$PQRT_ROOT"}"
+    fi
+    return 0
+  fi
+  if [ -f "$file" ] && cmp -s "$file" <(printf '%s' "$3"); then
+    log "step=$STEP: ${file#"$PQRT_ROOT"} unchanged"
+    return 0
+  fi
+  mkdir -p "$dir"
+  tmp="$(mktemp "$dir/.$2.conf.XXXXXX")"
+  printf '%s' "$3" >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$file"
+  systemctl daemon-reload || die "systemctl daemon-reload failed"
+  CHANGED=1
+  log "step=$STEP: wrote ${file#"$PQRT_ROOT"}"
+}
+
+# metrics_identity: on the scheduler VM, pqrt-metrics.service uses the metrics identity named by
+# the VM's pqrt-metrics-client-id tag (the VM carries both identities; config.json names the
+# scheduler's): PQRT_MANAGED_IDENTITY_CLIENT_ID in a drop-in, which overrides the config file.
+# Without the tag the metrics role shares the scheduler's identity (and a drop-in is removed).
+metrics_identity() {
+  step identity "pqrt-metrics.service's managed identity (tag pqrt-metrics-client-id)"
+  local id="$TAG_METRICS_CLIENT_ID" text=""
+  if [ -n "$id" ]; then
+    [[ "$id" =~ ^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$ ]] ||
+      die "the VM's pqrt-metrics-client-id tag '$id' is not a client id (a GUID)"
+    text="# Written by pqrt's VM bootstrap from the VM's pqrt-metrics-client-id tag: the metrics
+# role's own user-assigned identity (not a secret). Rewritten when the tag changes.
+[Service]
+Environment=PQRT_MANAGED_IDENTITY_CLIENT_ID=$id
+"
+    log "step=identity: pqrt-metrics.service uses the identity $id"
+  else
+    log "step=identity: no pqrt-metrics-client-id tag: pqrt-metrics.service uses config.json's identity"
+  fi
+  write_unit_dropin pqrt-metrics.service identity "$text"
+}
+
 enable_units() {
   step enable "enabling and starting $*"
   local unit
@@ -515,5 +617,7 @@ bootstrap_main() {
   fetch_package
   install_package
   write_config
+  # A role's own step before its units start (the scheduler's: metrics_identity).
+  if declare -F role_step >/dev/null; then role_step; fi
   enable_units "$@"
 }
