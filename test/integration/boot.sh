@@ -16,7 +16,11 @@
 # with one line and installs nothing, reported as a workload event; IMDS 410/429/404/503 answers
 # are retried; a second run changes nothing; a Preempt and a Terminate drain their worker (an
 # event for another VM is ignored) and the run still completes; nothing the boot wrote holds a
-# secret. Needs root.
+# secret. A Redis VM (redisMode=vm) boots too: Debian's redis-server (installed on this machine;
+# the apt-get shim gives the VM root its config and unit) configured by redis_bootstrap.sh, its
+# password fetched from Key Vault by the drop-in's ExecStartPre into /run, checked against the
+# running redis-server; the scheduler VM's metrics identity (its pqrt-metrics-client-id tag)
+# reaches pqrt-metrics.service in a drop-in; Retry-After on IMDS 429/503 is honoured. Needs root.
 # shellcheck source-path=SCRIPTDIR disable=SC2016 # wait_until evaluates its condition afresh
 source "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
@@ -130,18 +134,29 @@ check "it refuses clients without the password" \
 # userData names a wrong package SHA-256. Each gets its own IMDS port; the scheduler its own
 # user-assigned identity, the workers theirs.
 SCHED_MI=77777777-8888-9999-aaaa-bbbbbbbbbbbb
+# The scheduler VM also carries the metrics identity, named by its pqrt-metrics-client-id tag.
+METRICS_MI=66666666-5555-4444-3333-222222222222
+# The Redis VM: its own identity; its private address a loopback one redis-server can bind here.
+REDIS_MI=55555555-6666-7777-8888-999999999999
+RVM=pqrt-redis
+RVM_IP=127.0.0.2
+RVM_PORT="$(free_port)"
 SS=pqrt-workers
-VMS=(pqrt-scheduler "${SS}_0" "${SS}_1" pqrt-scheduler-bad)
+VMS=(pqrt-scheduler "${SS}_0" "${SS}_1" pqrt-scheduler-bad "$RVM")
 declare -A VM_ROLE=([pqrt-scheduler]=scheduler ["${SS}_0"]=worker ["${SS}_1"]=worker
-  [pqrt-scheduler-bad]=scheduler)
+  [pqrt-scheduler-bad]=scheduler [$RVM]=redis)
 declare -A VM_MI=([pqrt-scheduler]=$SCHED_MI ["${SS}_0"]=$FX_MI_CLIENT_ID ["${SS}_1"]=$FX_MI_CLIENT_ID
-  [pqrt-scheduler-bad]=$SCHED_MI)
+  [pqrt-scheduler-bad]=$SCHED_MI [$RVM]=$REDIS_MI)
 mkdir -p userdata
 VM_ARGS=()
 for vm in "${VMS[@]}"; do
   echo '{}' >"userdata/$vm.json"
   spec="name=$vm,role=${VM_ROLE[$vm]},user_data=$WORK/userdata/$vm.json,client_id=${VM_MI[$vm]}"
-  case "$vm" in "$SS"_*) spec+=",scale_set=$SS" ;; esac
+  case "$vm" in
+    "$SS"_*) spec+=",scale_set=$SS" ;;
+    pqrt-scheduler) spec+=",tags=pqrt-metrics-client-id:$METRICS_MI" ;;
+    "$RVM") spec+=",ip=$RVM_IP" ;;
+  esac
   VM_ARGS+=(--vm "$spec")
 done
 fixture_secret
@@ -248,6 +263,10 @@ if "$vm" != "${SS}_0":
     cfg["deploy_role"] = "$role"
 if "$role" == "worker" and $HAS_SE:
     cfg["scheduled_events"] = "on"
+# The Redis VM's userData, as the template's redisConfig: its port, the password's secret.
+if "$role" == "redis":
+    del cfg["redis_url"]
+    cfg["redis_port"] = $RVM_PORT
 with open(sys.argv[1], "w") as f:
     json.dump(cfg, f, indent=2)
     f.write("\n")
@@ -281,6 +300,12 @@ unit_pid() { cat "$WORK/vm/$1.units/$2.pid" 2>/dev/null; }
 unit_exit() { cat "$WORK/vm/$1.units/$2.exit" 2>/dev/null; }
 journal() { cat "$WORK/vm/$1/var/log/journal/syslog.log" 2>/dev/null; }
 calls() { cat "$WORK/vm/$1.calls" 2>/dev/null; }
+second_run() {  # second_run VM [ENV...]: pqrt-bootstrap.service's ExecStart, as at the next boot
+  local vm="$1" root="$WORK/vm/$1" exec_start
+  shift
+  exec_start="$(sed -n 's/^ExecStart=//p' "$root/etc/systemd/system/pqrt-bootstrap.service")"
+  vm_env "$vm" env "$@" "$root$exec_start" >>"$WORK/second-$vm.log" 2>&1
+}
 
 # --- 1: a package whose SHA-256 does not match -----------------------------------------------------
 boot pqrt-scheduler-bad
@@ -318,6 +343,86 @@ check "... writes no config and enables no pqrt unit" \
   ! -e "$BAD/etc/systemd/system/multi-user.target.wants/pqrt-scheduler.service"
 check "... and is reported" boot_event pqrt-scheduler-bad failed config
 
+# --- 1c: the Redis VM (redisMode=vm): Debian's redis-server, its password from Key Vault -----------
+RR="$WORK/vm/$RVM"
+rvm() { redis-cli -h "$RVM_IP" -p "$RVM_PORT" --no-auth-warning "$@"; }  # REDISCLI_AUTH: the password
+secrets_read() { fixture_stat "$FX" '["by_route"]["secrets"]'; }
+kv_before="$(secrets_read)"
+boot "$RVM"
+rc=$?
+check_log "the Redis VM boots (runcmd exit 0)" "boot-$RVM.out" test "$rc" -eq 0
+check "... through the dispatcher, as the redis role" \
+  grep -q "this VM is a redis; running redis_bootstrap.sh" "$RR/var/log/journal/syslog.log"
+check "apt-get was asked to install redis-server once (Debian's mirrors; nothing else)" \
+  test "$(calls "$RVM" | grep -c '^apt-get .*install -y --no-install-recommends redis-server$')" -eq 1 -a \
+  "$(calls "$RVM" | grep -c '^apt-get .*install')" -eq 1
+check "redis-server.service is enabled and runs as redis" \
+  test -L "$RR/etc/systemd/system/multi-user.target.wants/redis-server.service" -a \
+  "$(ps -o user= -p "$(unit_pid "$RVM" redis-server.service)" 2>/dev/null)" = redis
+check_log "the vault's password works (AUTH, then PING)" "vm/$RVM/var/log/journal/redis-server.service.log" \
+  wait_until 20 '[ "$(rvm ping)" = PONG ]'
+check "the drop-in's ExecStartPre read the password from Key Vault" test "$(secrets_read)" -gt "$kv_before"
+check "without AUTH every command is refused (NOAUTH)" \
+  sh -c "REDISCLI_AUTH= redis-cli -h $RVM_IP -p $RVM_PORT ping 2>&1 | grep -q NOAUTH"
+check "a wrong password is refused" \
+  sh -c "REDISCLI_AUTH=wrong-password redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning ping 2>&1 | grep -q WRONGPASS"
+for c in "CONFIG GET appendonly" "FLUSHALL" "FLUSHDB" "DEBUG SLEEP 0"; do
+  check "$c is disabled (renamed to \"\")" \
+    sh -c "redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning $c 2>&1 | grep -qi 'unknown command'"
+done
+check "AOF is on (appendonly yes, appendfsync everysec)" \
+  sh -c "redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning info persistence | tr -d '\r' | grep -qx 'aof_enabled:1'"
+check "... its AOF files are in the VM's /var/lib/redis" test -d "$RR/var/lib/redis/appendonlydir"
+check "the eviction policy is noeviction" \
+  sh -c "redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning info memory | tr -d '\r' | grep -qx 'maxmemory_policy:noeviction'"
+check "EVAL, MULTI/EXEC, BLMOVE, streams and bitmaps (pqrt's and RQ's) still work" sh -c "
+  redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning eval 'return 7' 0 | grep -qx 7 &&
+  printf 'MULTI\nSET bootcheck 1\nEXEC\n' | redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning | grep -q OK &&
+  redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning rpush bootq a >/dev/null &&
+  redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning blmove bootq bootp RIGHT LEFT 1 | grep -qx a &&
+  redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning xadd boots '*' k v | grep -q - &&
+  redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning setbit bootb 7 1 | grep -qx 0 &&
+  redis-cli -h $RVM_IP -p $RVM_PORT --no-auth-warning del bootcheck bootq bootp boots bootb >/dev/null"
+check "it listens on the VM's private address (IMDS) and 127.0.0.1, nowhere else" test \
+  "$(ss -Hltn "sport = :$RVM_PORT" | awk '{print $4}' | sort | tr '\n' ' ')" = "127.0.0.1:$RVM_PORT $RVM_IP:$RVM_PORT "
+check "protected-mode is on" grep -qx 'protected-mode yes' "$RR/etc/redis/pqrt.conf"
+check "Debian's redis.conf is left as the package installed it" cmp -s /etc/redis/redis.conf "$RR/etc/redis/redis.conf"
+PWF="$RR/run/redis/pqrt-password.conf"
+check "the password is in /run/redis/pqrt-password.conf (tmpfs), 0600 redis" \
+  test "$(stat -c '%a %U' "$PWF" 2>/dev/null)" = "600 redis"
+hits="$(grep -rlaF -e "$REDIS_PASSWORD" "$RR" "$RR.calls" "$WORK/boot-$RVM.out" 2>/dev/null | grep -vxF "$PWF")"
+check "... and in no other file of the VM root, no log, no call${hits:+ (found in: $(echo "$hits" | tr '\n' ' '))}" \
+  test -z "$hits"
+rvm_worker() {  # a pqrt worker against the Redis VM, its password keyvault:redis-password
+  "$PQRT" --role=worker --redis "redis://$RVM_IP:$RVM_PORT" --redis-password keyvault:redis-password \
+    "${SP[@]}" --log-format text >"$WORK/rvm-worker.log" 2>&1 &
+  RVM_WORKER=$!
+  PIDS+=("$RVM_WORKER")
+}
+rvm_worker
+check_log "a pqrt worker with --redis-password keyvault:redis-password connects and registers" rvm-worker.log \
+  wait_until 30 '[ -n "$(rvm smembers pqrt:workers)" ]'
+kill -TERM "$RVM_WORKER" 2>/dev/null
+wait "$RVM_WORKER" 2>/dev/null
+kv_before="$(secrets_read)"
+run vm_env "$RVM" systemctl restart redis-server.service
+expect "redis-server.service restarts" 0
+check "... its ExecStartPre fetches the password again" \
+  wait_until 20 '[ "$(secrets_read)" -gt "$kv_before" ] && [ "$(rvm ping)" = PONG ]'
+check "the Redis VM's boot is reported as a workload event" boot_event "$RVM" ok "done"
+# A second run: nothing written, installed, enabled or restarted.
+rsnap() { (cd "$RR" && find etc usr lib var/lib/dpkg -printf '%p %y %m %U:%G %T@ %s %l\n' | sort); }
+rsnap >snap-before
+calls "$RVM" >calls-before
+rpid="$(unit_pid "$RVM" redis-server.service)"
+run second_run "$RVM"
+expect "a second bootstrap run on the Redis VM succeeds" 0
+rsnap >snap-after
+check "... and changes no file: contents, modes, owners, mtimes" cmp -s snap-before snap-after
+check "... makes no apt-get call and starts or restarts nothing" \
+  test -z "$(calls "$RVM" | tail -n +$(($(wc -l <calls-before) + 1)) | grep -v 'systemctl is-enabled\|systemctl is-active')"
+check "... leaves the running redis-server alone" test "$(unit_pid "$RVM" redis-server.service)" = "$rpid"
+
 # --- 2: the scheduler VM, through IMDS faults ------------------------------------------------------
 fixture_config "$FX" '{"imds_faults": {"/metadata/instance": [410, 429],
   "/metadata/identity/oauth2/token": [404, 503]}}'
@@ -332,6 +437,10 @@ check "IMDS 410 and 429 on the first metadata requests were retried" \
 check "IMDS 404 and 503 on the first token requests were retried" \
   grep -q 'managed identity token: HTTP 404, retrying.*managed identity token: HTTP 503, retrying' \
   <(tr '\n' ' ' <sched-journal.txt)
+check "the 429 and the 503 waited as their Retry-After asked (1 s, not the backoff's 2 s)" \
+  sh -c "grep -q 'instance metadata: HTTP 429, retrying in 1 s, as its Retry-After asks (attempt 2)' sched-journal.txt &&
+    grep -q 'managed identity token: HTTP 503, retrying in 1 s, as its Retry-After asks (attempt 2)' sched-journal.txt &&
+    grep -q 'instance metadata: HTTP 410, retrying in 1 s (attempt 1)' sched-journal.txt"
 check "every injected IMDS fault was used up" \
   test "$(curl -sf "$FX/_fixture/config" | "$PY" -c 'import json,sys; print(sum(len(v) for v in json.load(sys.stdin)["imds_faults"].values()))')" -eq 0
 check "the package is installed into the VM root: binary, units, example config" \
@@ -354,6 +463,16 @@ check "pqrt-bootstrap.service is enabled for the next boots" \
 check "the scheduler runs as the pqrt user" \
   test "$(ps -o user= -p "$(unit_pid pqrt-scheduler pqrt-scheduler.service)" 2>/dev/null)" = pqrt
 check "the boot is reported as a workload event" boot_event pqrt-scheduler ok "done"
+METRICS_DROPIN="$S/etc/systemd/system/pqrt-metrics.service.d/identity.conf"
+check "pqrt-metrics.service uses the metrics identity (the VM's pqrt-metrics-client-id tag), in a drop-in" \
+  test "$(grep -c . "$METRICS_DROPIN" 2>/dev/null)" -ge 2 -a \
+  "$(grep -vc '^#' "$METRICS_DROPIN")" -eq 2 -a \
+  "$(grep -cx "Environment=PQRT_MANAGED_IDENTITY_CLIENT_ID=$METRICS_MI" "$METRICS_DROPIN")" -eq 1 -a \
+  "$(grep -cx '\[Service\]' "$METRICS_DROPIN")" -eq 1
+check "... and systemd was reloaded for it" grep -q '^systemctl daemon-reload$' "$S.calls"
+check "... which pqrt takes as the identity: PQRT_MANAGED_IDENTITY_CLIENT_ID overrides config.json" \
+  sh -c "env PQRT_MANAGED_IDENTITY_CLIENT_ID=$METRICS_MI '$PQRT' --dump-config --config '$S/etc/pqrt/config.json' |
+    grep -q '\"managed_identity_client_id\": *\"$METRICS_MI\"'"
 
 # --- 3: the two worker VMs ------------------------------------------------------------------------
 for w in "${SS}_0" "${SS}_1"; do
@@ -374,12 +493,6 @@ snapshot() {
   (cd "$WORK/vm/$1" && find . -path ./var/log -prune -o -printf '%p %y %m %U:%G %T@ %s %l\n' | sort &&
     find . -path ./var/log -prune -o -type f -print0 | sort -z | xargs -0 sha256sum)
 }
-second_run() {  # second_run VM [ENV...]: pqrt-bootstrap.service's ExecStart, as at the next boot
-  local vm="$1" root="$WORK/vm/$1" exec_start
-  shift
-  exec_start="$(sed -n 's/^ExecStart=//p' "$root/etc/systemd/system/pqrt-bootstrap.service")"
-  vm_env "$vm" env "$@" "$root$exec_start" >>"$WORK/second-$vm.log" 2>&1
-}
 snapshot pqrt-scheduler >snap-before
 calls pqrt-scheduler >calls-before
 sched_pid="$(unit_pid pqrt-scheduler pqrt-scheduler.service)"
@@ -395,6 +508,18 @@ check "... does not download the package again" \
   grep -q "cached already" "$WORK/second-pqrt-scheduler.log"
 check "... and reports the boot, changed false" boot_event pqrt-scheduler ok "done"
 check "... (changed false)" grep -q '"changed": false.*"vm": "pqrt-scheduler"' events.jsonl
+# The metrics identity changed (say the tag was edited): the next run rewrites the drop-in and
+# reloads systemd.
+sed -i 's/^Environment=PQRT_MANAGED_IDENTITY_CLIENT_ID=.*/Environment=PQRT_MANAGED_IDENTITY_CLIENT_ID=00000000-0000-0000-0000-000000000000/' \
+  "$METRICS_DROPIN"
+calls pqrt-scheduler >calls-before
+run second_run pqrt-scheduler
+expect "a run after the metrics identity changed succeeds" 0
+check "... puts the tag's identity back in the drop-in and reloads systemd" \
+  test "$(grep -cx "Environment=PQRT_MANAGED_IDENTITY_CLIENT_ID=$METRICS_MI" "$METRICS_DROPIN")" -eq 1 -a \
+  "$(calls pqrt-scheduler | tail -n +$(($(wc -l <calls-before) + 1)) | grep -c '^systemctl daemon-reload$')" -eq 1
+check "... and leaves the running scheduler alone" \
+  test "$(unit_pid pqrt-scheduler pqrt-scheduler.service)" = "$sched_pid"
 
 # --- 5: the run, with evictions -------------------------------------------------------------------
 progress() { echo $(($(rcli bitcount pqrt:run:boot:finished) + $(rcli bitcount pqrt:run:boot:failed))); }
@@ -501,6 +626,9 @@ check "pqrt-metrics.timer is active on the scheduler VM (its rounds are not run 
   vm_env pqrt-scheduler systemctl is-active --quiet pqrt-metrics.timer
 
 # --- 7: no secret in anything the boot wrote -------------------------------------------------------
+# The Redis VM shuts down: systemd removes redis-server's RuntimeDirectory, and the password with it.
+vm_env "$RVM" systemctl stop redis-server.service
+check "once redis-server stops, its password file (tmpfs) is gone" test ! -e "$PWF"
 stop_units
 # Everything the VMs were given and wrote, but the package's own files: configs, unit files and
 # environment, the dpkg database, the journal and unit logs, the shims' records; the cloud-config
