@@ -23,6 +23,7 @@ done
 bootstrap/install_deps.sh --test
 # ccache hits across build directories and checkouts (paths under here are hashed as relative).
 export CCACHE_BASEDIR="$PWD"
+export CCACHE_NOHASHDIR=true  # with -g, ccache would hash the build directory too
 cmake -S . -B "$build_dir" -G Ninja "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j2
 
