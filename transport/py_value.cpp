@@ -140,7 +140,9 @@ py_dict make_dict(std::vector<std::pair<py_value, py_value>> items) {
   py_dict result;
   result.items.reserve(items.size());
   std::unordered_multimap<size_t, size_t> index;  // hash -> position in result
-  for (auto& [key, value] : items) {
+  for (auto& item : items) {
+    auto& key = item.first;  // not a structured binding: clang 14 cannot capture one
+    auto& value = item.second;
     auto hash = hash_value(key);
     auto [first, last] = index.equal_range(hash);
     auto found = std::find_if(
