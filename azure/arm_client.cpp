@@ -1,9 +1,12 @@
 // ARM listings and Azure Monitor metrics over REST (see arm_client.hpp).
 #include "azure/arm_client.hpp"
 
+#include <iterator>
+
 #include <rapidjson/document.h>
 
 #include "azure/encoding.hpp"
+#include "azure/responses.hpp"
 #include "runtime/error.hpp"
 
 namespace pqrt::azure {
@@ -96,25 +99,10 @@ caf::expected<std::vector<arm_resource>> arm_client::list_pages(const std::strin
   for (int page = 0; page < 10000; ++page) {
     auto resp = get("list " + kind + "s", path, req);
     if (!resp) return resp.error();
-    auto doc = parse("list " + path, resp->body);
-    if (!doc) return doc.error();
-    auto value = member(*doc, "value");
-    if (!value || !value->IsArray())
-      return make_error(errc::bad_format, "list " + path + ": the answer has no 'value' array");
-    for (auto& item : value->GetArray()) {
-      arm_resource r;
-      r.id = str(item, "id");
-      r.name = str(item, "name");
-      r.location = str(item, "location");
-      r.kind = kind;
-      r.scale_set = scale_set;
-      if (auto props = member(item, "properties"))
-        if (auto os = member(*props, "osProfile")) r.computer_name = str(*os, "computerName");
-      if (r.id.empty() || r.name.empty())
-        return make_error(errc::bad_format, "list " + path + ": an item without id or name");
-      out.push_back(std::move(r));
-    }
-    auto next = str(*doc, "nextLink");
+    auto listed = detail::parse_arm_page("list " + path, resp->body, kind, scale_set);
+    if (!listed) return listed.error();
+    std::move(listed->items.begin(), listed->items.end(), std::back_inserter(out));
+    const auto& next = listed->next_link;
     if (next.empty()) return out;
     // Follow the link as it is, but only on the ARM endpoint: the token goes with it.
     auto parts = split_url(next);
@@ -169,8 +157,41 @@ caf::expected<metrics_answer> arm_client::get_metrics(const std::string& resourc
   if (split_by_vm) req.query.emplace_back("$filter", "VMName eq '*'");
   auto resp = get("get metrics", resource_id, req);
   if (!resp) return resp.error();
-  auto what = "get metrics " + resource_id;
-  auto doc = parse(what, resp->body);
+  return detail::parse_metrics_answer("get metrics " + resource_id, resp->body);
+}
+
+// --- answers --------------------------------------------------------------------------------
+
+caf::expected<detail::arm_page> detail::parse_arm_page(const std::string& what,
+                                                       const std::string& body,
+                                                       const std::string& kind,
+                                                       const std::string& scale_set) {
+  auto doc = parse(what, body);
+  if (!doc) return doc.error();
+  auto value = member(*doc, "value");
+  if (!value || !value->IsArray())
+    return make_error(errc::bad_format, what + ": the answer has no 'value' array");
+  arm_page page;
+  for (auto& item : value->GetArray()) {
+    arm_resource r;
+    r.id = str(item, "id");
+    r.name = str(item, "name");
+    r.location = str(item, "location");
+    r.kind = kind;
+    r.scale_set = scale_set;
+    if (auto props = member(item, "properties"))
+      if (auto os = member(*props, "osProfile")) r.computer_name = str(*os, "computerName");
+    if (r.id.empty() || r.name.empty())
+      return make_error(errc::bad_format, what + ": an item without id or name");
+    page.items.push_back(std::move(r));
+  }
+  page.next_link = str(*doc, "nextLink");
+  return page;
+}
+
+caf::expected<metrics_answer> detail::parse_metrics_answer(const std::string& what,
+                                                           const std::string& body) {
+  auto doc = parse(what, body);
   if (!doc) return doc.error();
   metrics_answer out;
   out.timespan = str(*doc, "timespan");

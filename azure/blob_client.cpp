@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <iterator>
 
 #include "azure/encoding.hpp"
+#include "azure/responses.hpp"
 #include "azure/storage_common.hpp"
 #include "runtime/error.hpp"
 
@@ -381,15 +383,10 @@ public:
       auto resp = svc_->send("list blobs", container, {}, req);
       if (!resp) return resp.error();
       if (resp->status != 200) return svc_->fail("list blobs", container, {}, *resp);
-      for (auto blob : xml_elements(resp->body, "Blob")) {
-        auto name = xml_text(blob, "Name");
-        auto length = xml_text(blob, "Content-Length");
-        if (!name) continue;
-        out.push_back({*name, length ? parse_u64(*length).value_or(0) : 0});
-      }
-      auto next = xml_text(resp->body, "NextMarker");
-      if (!next || next->empty()) break;
-      marker = *next;
+      auto page = detail::parse_blob_list(resp->body);
+      std::move(page.blobs.begin(), page.blobs.end(), std::back_inserter(out));
+      if (page.next_marker.empty()) break;
+      marker = std::move(page.next_marker);
     }
     std::sort(out.begin(), out.end(),
               [](const blob_item& a, const blob_item& b) { return a.name < b.name; });
@@ -466,6 +463,18 @@ private:
 };
 
 }  // namespace
+
+detail::blob_list_page detail::parse_blob_list(std::string_view body) {
+  blob_list_page page;
+  for (auto blob : xml_elements(body, "Blob")) {
+    auto name = xml_text(blob, "Name");
+    auto length = xml_text(blob, "Content-Length");
+    if (!name) continue;
+    page.blobs.push_back({*name, length ? parse_u64(*length).value_or(0) : 0});
+  }
+  page.next_marker = xml_text(body, "NextMarker").value_or("");
+  return page;
+}
 
 caf::expected<std::unique_ptr<transport::blob_store>> make_azure_blob_store(
     azure_storage_options options) {

@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include "azure/encoding.hpp"
+#include "azure/responses.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
 
@@ -63,6 +64,46 @@ crypto::secure_buffer to_secure(std::string& text) {
 
 }  // namespace
 
+// --- answers --------------------------------------------------------------------------------
+
+caf::expected<vault_key> detail::parse_vault_key(const std::string& what, const std::string& body) {
+  auto doc = parse_object(what, body);
+  if (!doc) return doc.error();
+  auto key = doc->FindMember("key");
+  if (key == doc->MemberEnd() || !key->value.IsObject())
+    return make_error(errc::bad_format, what + ": the answer has no 'key'");
+  auto kty = string_member(key->value, "kty");
+  if (kty != "RSA" && kty != "RSA-HSM")
+    return make_error(errc::unsupported, what + ": key type '" + kty + "' is not RSA");
+  auto n = b64url_member(what, key->value, "n");
+  if (!n) return n.error();
+  auto e = b64url_member(what, key->value, "e");
+  if (!e) return e.error();
+  auto rsa = crypto::rsa_key::from_modulus_exponent(to_bytes(*n), to_bytes(*e));
+  if (!rsa)
+    return make_error(static_cast<errc>(rsa.error().code()), what + ": " + context_of(rsa.error()));
+  return vault_key{string_member(key->value, "kid"), std::move(*rsa)};
+}
+
+caf::expected<crypto::secure_buffer> detail::parse_unwrapped_key(const std::string& what,
+                                                                 const std::string& body) {
+  auto doc = parse_object(what, body);
+  if (!doc) return doc.error();
+  auto key = b64url_member(what, *doc, "value");
+  if (!key) return key.error();
+  return to_secure(*key);
+}
+
+caf::expected<std::string> detail::parse_secret_value(const std::string& what,
+                                                      const std::string& body) {
+  auto doc = parse_object(what, body);
+  if (!doc) return doc.error();
+  auto it = doc->FindMember("value");
+  if (it == doc->MemberEnd() || !it->value.IsString())
+    return make_error(errc::bad_format, what + ": the answer has no value");
+  return std::string{it->value.GetString(), it->value.GetStringLength()};
+}
+
 key_vault_client::key_vault_client(key_vault_options options, url_parts parts)
     : options_(std::move(options)),
       url_(parts.base + parts.path),
@@ -115,27 +156,12 @@ caf::expected<vault_key> key_vault_client::get_key(const std::string& name,
   auto [req, resource] = get_object("keys", name, version);
   auto resp = call("get key", resource, std::move(req));
   if (!resp) return resp.error();
-  auto doc = parse_object("get key " + resource, resp->body);
-  if (!doc) return doc.error();
-  auto key = doc->FindMember("key");
-  if (key == doc->MemberEnd() || !key->value.IsObject())
-    return make_error(errc::bad_format, "get key " + resource + ": the answer has no 'key'");
-  auto kty = string_member(key->value, "kty");
-  if (kty != "RSA" && kty != "RSA-HSM")
-    return make_error(errc::unsupported,
-                      "get key " + resource + ": key type '" + kty + "' is not RSA");
   auto what = "get key " + resource;
-  auto n = b64url_member(what, key->value, "n");
-  if (!n) return n.error();
-  auto e = b64url_member(what, key->value, "e");
-  if (!e) return e.error();
-  auto rsa = crypto::rsa_key::from_modulus_exponent(to_bytes(*n), to_bytes(*e));
-  if (!rsa)
-    return make_error(static_cast<errc>(rsa.error().code()), what + ": " + context_of(rsa.error()));
-  vault_key out{string_member(key->value, "kid"), std::move(*rsa)};
-  if (!vault_path(out.kid))
+  auto out = detail::parse_vault_key(what, resp->body);
+  if (!out) return out.error();
+  if (!vault_path(out->kid))
     return make_error(errc::bad_format,
-                      what + ": the key id '" + out.kid + "' is not a key of this vault");
+                      what + ": the key id '" + out->kid + "' is not a key of this vault");
   return out;
 }
 
@@ -158,12 +184,9 @@ caf::expected<crypto::secure_buffer> key_vault_client::unwrap_key(
   req.body.assign(buf.GetString(), buf.GetSize());
   auto resp = call("unwrap key", kid, std::move(req));
   if (!resp) return resp.error();
-  auto doc = parse_object("unwrap key " + kid, resp->body);
+  auto key = detail::parse_unwrapped_key("unwrap key " + kid, resp->body);
   wipe(resp->body);
-  if (!doc) return doc.error();
-  auto key = b64url_member("unwrap key " + kid, *doc, "value");
-  if (!key) return key.error();
-  return to_secure(*key);
+  return key;
 }
 
 caf::expected<crypto::secure_buffer> key_vault_client::get_secret(const std::string& name,
@@ -171,15 +194,11 @@ caf::expected<crypto::secure_buffer> key_vault_client::get_secret(const std::str
   auto [req, resource] = get_object("secrets", name, version);
   auto resp = call("get secret", resource, std::move(req));
   if (!resp) return resp.error();
-  auto doc = parse_object("get secret " + resource, resp->body);
+  auto value = detail::parse_secret_value("get secret " + resource, resp->body);
   wipe(resp->body);
-  if (!doc) return doc.error();
-  auto it = doc->FindMember("value");
-  if (it == doc->MemberEnd() || !it->value.IsString())
-    return make_error(errc::bad_format, "get secret " + resource + ": the answer has no value");
-  std::string value{it->value.GetString(), it->value.GetStringLength()};
-  log::add_secret(value);
-  return to_secure(value);
+  if (!value) return value.error();
+  log::add_secret(*value);
+  return to_secure(*value);
 }
 
 // --- key source -----------------------------------------------------------------------------

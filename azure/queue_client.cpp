@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "azure/encoding.hpp"
+#include "azure/responses.hpp"
 #include "azure/storage_common.hpp"
 #include "runtime/error.hpp"
 
@@ -171,28 +172,32 @@ private:
     auto resp = send(operation, queue, req);
     if (!resp) return resp.error();
     if (resp->status != 200) return fail(operation, queue, *resp);
-    std::vector<queue_message> out;
-    for (auto element : xml_elements(resp->body, "QueueMessage")) {
-      queue_message msg;
-      msg.id = xml_text(element, "MessageId").value_or("");
-      msg.pop_receipt = xml_text(element, "PopReceipt").value_or("");
-      msg.dequeue_count = parse_i64(xml_text(element, "DequeueCount").value_or("0"));
-      auto text = xml_text(element, "MessageText").value_or("");
-      auto decoded = base64_decode(text);
-      if (!decoded)
-        return make_error(errc::bad_format, "azure: " + std::string{operation} + " queue " + queue +
-                                                ": message " + msg.id +
-                                                " is not base64 (written by another client?)");
-      msg.text = std::move(*decoded);
-      out.push_back(std::move(msg));
-    }
-    return out;
+    return detail::parse_queue_messages(resp->body, std::string{operation} + " queue " + queue);
   }
 
   std::shared_ptr<detail::storage_service> svc_;
 };
 
 }  // namespace
+
+caf::expected<std::vector<queue_message>> detail::parse_queue_messages(std::string_view body,
+                                                                       const std::string& what) {
+  std::vector<queue_message> out;
+  for (auto element : xml_elements(body, "QueueMessage")) {
+    queue_message msg;
+    msg.id = xml_text(element, "MessageId").value_or("");
+    msg.pop_receipt = xml_text(element, "PopReceipt").value_or("");
+    msg.dequeue_count = parse_i64(xml_text(element, "DequeueCount").value_or("0"));
+    auto text = xml_text(element, "MessageText").value_or("");
+    auto decoded = base64_decode(text);
+    if (!decoded)
+      return make_error(errc::bad_format, "azure: " + what + ": message " + msg.id +
+                                              " is not base64 (written by another client?)");
+    msg.text = std::move(*decoded);
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
 
 caf::expected<std::unique_ptr<transport::queue_store>> make_azure_queue_store(
     azure_storage_options options) {

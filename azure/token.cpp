@@ -7,6 +7,7 @@
 
 #include <rapidjson/document.h>
 
+#include "azure/responses.hpp"
 #include "runtime/error.hpp"
 #include "runtime/log.hpp"
 
@@ -22,10 +23,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 /// What an endpoint answered: the token and how long it lives.
-struct fetched_token {
-  std::string value;
-  std::chrono::seconds lifetime{0};
-};
+using fetched_token = detail::token_answer;
 
 /// A number that may come as a JSON number (v2.0 endpoint) or a string of digits (IMDS).
 std::optional<int64_t> json_seconds(const rapidjson::Value& obj, const char* name) {
@@ -41,19 +39,8 @@ std::optional<int64_t> json_seconds(const rapidjson::Value& obj, const char* nam
 
 /// Reads `access_token` and `expires_in` from a token response.
 caf::expected<fetched_token> parse_token(const std::string& what, const http_response& resp) {
-  rapidjson::Document doc;
-  doc.Parse(resp.body.c_str(), resp.body.size());
-  if (doc.HasParseError() || !doc.IsObject())
-    return make_error(errc::bad_format, what + ": the token response is not a JSON object");
-  auto tok = doc.FindMember("access_token");
-  if (tok == doc.MemberEnd() || !tok->value.IsString() || tok->value.GetStringLength() == 0)
-    return make_error(errc::bad_format, what + ": the token response has no access_token");
-  auto expires = json_seconds(doc, "expires_in");
-  if (!expires || *expires <= 0)
-    return make_error(errc::bad_format, what + ": the token response has no valid expires_in");
-  fetched_token out{{tok->value.GetString(), tok->value.GetStringLength()},
-                    std::chrono::seconds{*expires}};
-  log::add_secret(out.value);
+  auto out = detail::parse_token_answer(what, resp.body);
+  if (out) log::add_secret(out->value);
   return out;
 }
 
@@ -186,6 +173,23 @@ private:
 };
 
 }  // namespace
+
+caf::expected<detail::token_answer> detail::parse_token_answer(const std::string& what,
+                                                               const std::string& body) {
+  rapidjson::Document doc;
+  // Iterative: deep nesting costs heap, not stack (1 MB of "[" overflowed it).
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return make_error(errc::bad_format, what + ": the token response is not a JSON object");
+  auto tok = doc.FindMember("access_token");
+  if (tok == doc.MemberEnd() || !tok->value.IsString() || tok->value.GetStringLength() == 0)
+    return make_error(errc::bad_format, what + ": the token response has no access_token");
+  auto expires = json_seconds(doc, "expires_in");
+  if (!expires || *expires <= 0)
+    return make_error(errc::bad_format, what + ": the token response has no valid expires_in");
+  return token_answer{{tok->value.GetString(), tok->value.GetStringLength()},
+                      std::chrono::seconds{*expires}};
+}
 
 caf::expected<http_response> send_authorized(http_client& client, token_provider& credential,
                                              const std::string& audience,
