@@ -37,7 +37,8 @@ std::optional<double> number(const rapidjson::Value& obj, const char* name) {
 
 caf::expected<rapidjson::Document> parse(const std::string& what, const std::string& body) {
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
+  // Iterative: deep nesting costs heap, not stack (1 MB of "[" overflowed it).
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
   if (doc.HasParseError() || !doc.IsObject())
     return make_error(errc::bad_format, what + ": the answer is not a JSON object");
   return doc;

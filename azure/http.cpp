@@ -131,7 +131,8 @@ std::pair<std::string, std::string> json_error(const std::string& body) {
   auto start = body.find_first_not_of(" \t\r\n");
   if (start == std::string::npos || body[start] != '{') return {};
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
+  // Iterative: deep nesting costs heap, not stack (1 MB of "[" overflowed it).
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return {};
   auto text = [](const rapidjson::Value& obj, const char* name) -> std::string {
     if (!obj.IsObject()) return {};

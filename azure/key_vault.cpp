@@ -27,7 +27,8 @@ void wipe(std::string& text) {
 
 caf::expected<rapidjson::Document> parse_object(const std::string& what, const std::string& body) {
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
+  // Iterative: deep nesting costs heap, not stack (1 MB of "[" overflowed it).
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
   if (doc.HasParseError() || !doc.IsObject())
     return make_error(errc::bad_format, what + ": the answer is not a JSON object");
   return doc;

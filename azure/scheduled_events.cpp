@@ -90,7 +90,8 @@ int month_index(std::string_view name) {
 
 caf::expected<scheduled_events_doc> parse_scheduled_events(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  // Iterative: deep nesting costs heap, not stack (1 MB of "[" overflowed it).
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return bad("the answer is not a JSON object");
   auto inc = doc.FindMember("DocumentIncarnation");
   if (inc == doc.MemberEnd() || !inc->value.IsInt64()) return bad("no integer DocumentIncarnation");

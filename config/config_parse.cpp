@@ -163,7 +163,8 @@ caf::error apply_member(settings& s, const rapidjson::Value::Member& m, source s
 caf::error apply_json(settings& s, std::string_view text, source src, const std::string& path) {
   auto where = describe_source(src, {}, path);
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
+  // Iterative: deep nesting costs heap, not stack (1 MB of "[" overflowed it).
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError())
     return fail(where + ": invalid JSON at byte " + std::to_string(doc.GetErrorOffset()) + ": " +
                 rapidjson::GetParseError_En(doc.GetParseError()));

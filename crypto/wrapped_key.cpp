@@ -88,7 +88,8 @@ caf::expected<wrapped_key> read_fields(const rapidjson::Value& obj) {
 
 caf::expected<wrapped_key> parse_json(std::string_view text) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
+  // Iterative: deep nesting costs heap, not stack (1 MB of "[" overflowed it).
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError())
     return json_error("not valid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
                       rapidjson::GetParseError_En(doc.GetParseError()));

@@ -365,6 +365,10 @@ TEST_SUITE("config") {
           "config: cannot read config file /nonexistent/c.json: No such file or directory");
   }
 
+  TEST_CASE("a deeply nested config file is an error, not a stack overflow") {
+    CHECK(file_error(std::string(1000000, '[')).find("invalid JSON at byte") != std::string::npos);
+  }
+
   TEST_CASE("require") {
     auto s = load_ok(with_env());
     auto err = cfg::require(s, {"redis_host", "storage_account_name"}, "--role=scheduler");
