@@ -120,7 +120,9 @@ std::optional<std::chrono::system_clock::time_point> parse_not_before(std::strin
     return std::nullopt;
   std::tm tm{};
   tm.tm_mon = month_index(month);
-  if (tm.tm_mon < 0 || day < 1 || day > 31 || year < 1970 || hh > 23 || mm > 59 || ss > 60)
+  // system_clock (nanoseconds in 64 bits) ends in 2262: later years would overflow it.
+  if (tm.tm_mon < 0 || day < 1 || day > 31 || year < 1970 || year > 2200 || hh > 23 || mm > 59 ||
+      ss > 60)
     return std::nullopt;
   tm.tm_mday = day;
   tm.tm_year = year - 1900;
