@@ -119,7 +119,8 @@ caf::error prefixed(const caf::error& err, const std::string& path) {
 
 std::string to_json(const wrapped_key& key) {
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  // ASCII out (\uXXXX escapes): a file with raw UTF-8 in its kid would be read back as a raw blob.
+  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::ASCII<>> w{buf};
   w.StartObject();
   w.Key("format");
   w.String(format_name);

@@ -224,6 +224,21 @@ TEST_SUITE("crypto.key_wrap") {
     CHECK_FALSE(parsed->legacy);
   }
 
+  TEST_CASE("wrapped key JSON is ASCII whatever the kid holds, and reads back") {
+    auto original = sample_wrapped(data_key());
+    original.kid = "https://kv.vault.azure.net/keys/cl\xc3\xa9/\xe4\xb8\x80\x01";
+    auto json = to_json(original);
+    CHECK(json.find("cl\\u00E9/\\u4E00\\u0001") != std::string::npos);
+    auto parsed = parse_wrapped_key(json);
+    REQUIRE(parsed);
+    CHECK_FALSE(parsed->legacy);
+    CHECK(parsed->kid == original.kid);
+  }
+
+  TEST_CASE("a deeply nested wrapped key file is an error, not a stack overflow") {
+    PQRT_CHECK_ERROR(parse_wrapped_key(std::string(1000000, '[')), errc::bad_format);
+  }
+
   TEST_CASE("wrapped key JSON errors") {
     auto json = to_json(sample_wrapped(data_key()));
     auto replaced = [&](const std::string& from, const std::string& to) {
