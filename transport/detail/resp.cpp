@@ -18,6 +18,33 @@ struct reply_deleter {
   void operator()(void* reply) const { freeReplyObject(reply); }
 };
 
+// hiredis allocates an array's element pointers when it reads the header, before any element
+// arrives: `*1420002000` alone took 11 GB. pqrt's largest replies hold thousands of elements.
+constexpr int max_array_elements = 1 << 24;
+
+redisReplyObjectFunctions* hiredis_functions = nullptr;
+
+// hiredis's own array builder, for announced sizes up to the limit. Above it, the count goes to
+// the reader's privdata (for the error text) and the null result stops the parse.
+void* create_bounded_array(const redisReadTask* task, int elements) {
+  if (elements <= max_array_elements) return hiredis_functions->createArray(task, elements);
+  *static_cast<long long*>(task->privdata) = elements;
+  return nullptr;
+}
+
+// hiredis's reply builders, with the array size bounded.
+redisReplyObjectFunctions* bounded_functions() {
+  static redisReplyObjectFunctions functions = [] {
+    std::unique_ptr<redisReader, reader_deleter> probe{redisReaderCreate()};
+    if (!probe) throw std::bad_alloc{};
+    hiredis_functions = probe->fn;  // hiredis's static defaults: they outlive the probe
+    auto bounded = *probe->fn;
+    bounded.createArray = &create_bounded_array;
+    return bounded;
+  }();
+  return &functions;
+}
+
 redis_reply convert(const redisReply& in) {
   switch (in.type) {
     case REDIS_REPLY_STATUS: return redis_reply::status({in.str, in.len});
@@ -50,11 +77,14 @@ void append_command(std::string& out, const redis_command& cmd) {
 }
 
 struct reply_reader::impl {
-  std::unique_ptr<redisReader, reader_deleter> reader{redisReaderCreate()};
+  long long refused_array = -1;  ///< the size of an array header over the limit, once seen
+  std::unique_ptr<redisReader, reader_deleter> reader{
+      redisReaderCreateWithFunctions(bounded_functions())};
 };
 
 reply_reader::reply_reader() : impl_(std::make_unique<impl>()) {
   if (!impl_->reader) throw std::bad_alloc{};
+  impl_->reader->privdata = &impl_->refused_array;
 }
 
 reply_reader::~reply_reader() = default;
@@ -67,9 +97,15 @@ void reply_reader::feed(const char* data, size_t size) {
 
 caf::expected<std::optional<redis_reply>> reply_reader::next() {
   void* raw = nullptr;
-  if (redisReaderGetReply(impl_->reader.get(), &raw) != REDIS_OK)
+  if (redisReaderGetReply(impl_->reader.get(), &raw) != REDIS_OK) {
+    if (impl_->refused_array >= 0)
+      return make_error(errc::bad_format, "redis protocol error: an array reply of " +
+                                              std::to_string(impl_->refused_array) +
+                                              " elements, over the limit of " +
+                                              std::to_string(max_array_elements));
     return make_error(errc::bad_format,
                       std::string{"redis protocol error: "} + impl_->reader->errstr);
+  }
   if (raw == nullptr) return std::optional<redis_reply>{};
   std::unique_ptr<void, reply_deleter> owned{raw};
   return std::optional<redis_reply>{convert(*static_cast<redisReply*>(raw))};

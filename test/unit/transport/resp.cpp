@@ -50,3 +50,20 @@ TEST_CASE("bytes that are not RESP are a bad_format error") {
   REQUIRE_FALSE(next);
   CHECK(pqrt::is(next.error(), pqrt::errc::bad_format));
 }
+
+TEST_CASE("an array header announcing more elements than any reply holds is an error") {
+  // hiredis allocates the element pointers at the header: this one alone would take 11 GB.
+  detail::reply_reader reader;
+  reader.feed("*1420002000\r\n", 13);
+  auto next = reader.next();
+  REQUIRE_FALSE(next);
+  CHECK(pqrt::is(next.error(), pqrt::errc::bad_format));
+  CHECK(pqrt::render(next.error()).find("an array reply of 1420002000 elements") !=
+        std::string::npos);
+  detail::reply_reader fine;
+  fine.feed("*2\r\n*0\r\n:7\r\n", 12);
+  auto two = fine.next();
+  REQUIRE(two);
+  REQUIRE(*two);
+  CHECK(**two == redis_reply::array({redis_reply::array({}), redis_reply::number(7)}));
+}
