@@ -15,6 +15,18 @@ caf::error with_prefix(const caf::error& err, const std::string& prefix) {
   return make_error(code, prefix + ": " + context_of(err));
 }
 
+/// The cap on the inflated data bounds the value read from it too: a value costs some 64 bytes
+/// however few it takes serialized (a pickle memo reference is 2 bytes, JSON's `0,` is 2), and a
+/// shared str is copied per reference. So a pickle or JSON bomb inside the cap fails as well.
+caf::expected<py_value> loads_job_value(std::string_view bytes, rq_serializer serializer,
+                                        size_t max_size) {
+  pickle_limits limits;
+  limits.max_values = max_size / 64;
+  limits.max_bytes = max_size;
+  if (serializer == rq_serializer::pickle) return pickle_loads(bytes, limits);
+  return json_loads(bytes, limits.max_depth, limits.max_values);
+}
+
 /// Checks the shape of the loaded 4-tuple and moves its items into a job_call.
 caf::expected<job_call> to_job_call(py_value value) {
   std::vector<py_value>* items = nullptr;
@@ -70,7 +82,7 @@ caf::expected<job_call> decode_job_data(std::string_view data, rq_serializer ser
   auto inflated = zlib_decompress(data, max_size);
   if (!inflated && is(inflated.error(), errc::unsupported))
     return with_prefix(inflated.error(), "job data");
-  auto value = rq_loads(inflated ? std::string_view{*inflated} : data, serializer);
+  auto value = loads_job_value(inflated ? std::string_view{*inflated} : data, serializer, max_size);
   if (!value) {
     auto what = inflated ? "job data" : "job data (not zlib, read as-is)";
     return with_prefix(value.error(), what);

@@ -50,7 +50,9 @@ constexpr size_t default_job_data_max = size_t{64} << 20;
 /// Reads the hash field `data` as RQ does: zlib-decompressed, or used as-is when it is not zlib,
 /// then deserialized; it must be a 4-item tuple or list (str, any, tuple or list, dict).
 /// `bad_format`/`unsupported` from the layers below, with "job data" in the context;
-/// `unsupported` when it inflates past `max_size` (checked while inflating).
+/// `unsupported` when it inflates past `max_size` (checked while inflating), or when the value
+/// would hold more than `max_size` / 64 values or `max_size` bytes of str/bytes (a pickle's
+/// shared references and JSON's short values expand too).
 caf::expected<job_call> decode_job_data(std::string_view data, rq_serializer serializer,
                                         size_t max_size = default_job_data_max);
 

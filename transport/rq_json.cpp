@@ -114,7 +114,8 @@ caf::error append_value(std::string& out, const py_value& value) {
 /// Builds py_values from RapidJSON's SAX events; returning false stops the parse with `error_`.
 class json_builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, json_builder> {
 public:
-  explicit json_builder(size_t max_depth) : max_depth_(max_depth) {}
+  json_builder(size_t max_depth, size_t max_values)
+      : max_depth_(max_depth), max_values_(max_values) {}
 
   bool Default() { return fail(errc::bad_format, "json: unexpected event"); }
   bool Null() { return add(py_value{}); }
@@ -150,6 +151,8 @@ private:
   }
 
   bool add(py_value value) {
+    if (++values_ > max_values_)
+      return fail(errc::unsupported, "json: more than " + std::to_string(max_values_) + " values");
     if (frames_.empty())
       result_ = std::move(value);
     else
@@ -188,6 +191,8 @@ private:
   }
 
   size_t max_depth_;
+  size_t max_values_;
+  size_t values_ = 0;
   std::vector<frame> frames_;
 };
 
@@ -199,14 +204,14 @@ caf::expected<std::string> json_dumps(const py_value& value) {
   return out;
 }
 
-caf::expected<py_value> json_loads(std::string_view text, size_t max_depth) {
+caf::expected<py_value> json_loads(std::string_view text, size_t max_depth, size_t max_values) {
   if (text.find('\0') != std::string_view::npos)
     return make_error(errc::bad_format, "json: NUL byte in the text");
   constexpr unsigned flags = rapidjson::kParseIterativeFlag |
                              rapidjson::kParseValidateEncodingFlag |
                              rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseNanAndInfFlag;
   rapidjson::MemoryStream stream{text.data(), text.size()};
-  json_builder builder{max_depth};
+  json_builder builder{max_depth, max_values};
   rapidjson::Reader reader;
   auto parsed = reader.Parse<flags>(stream, builder);
   if (builder.error_) return builder.error_;

@@ -3,6 +3,7 @@
 /// RQ's `rq.serializers.JSONSerializer`: `json.dumps(obj).encode('utf-8')` and
 /// `json.loads(s.decode('utf-8'))`, with Python's default settings.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -24,7 +25,8 @@ caf::expected<std::string> json_dumps(const py_value& value);
 /// `-Infinity` are accepted. Unlike Python, numbers with more than 308 integer digits or a decimal
 /// exponent above 308 (`1e400`) are refused as `unsupported` (RapidJSON's number scanner).
 /// `bad_format` for invalid JSON or UTF-8 (lone surrogates included), `unsupported` for nesting
-/// deeper than `max_depth`.
-caf::expected<py_value> json_loads(std::string_view text, size_t max_depth = 1000);
+/// deeper than `max_depth` or more than `max_values` values in all.
+caf::expected<py_value> json_loads(std::string_view text, size_t max_depth = 1000,
+                                   size_t max_values = SIZE_MAX);
 
 }  // namespace pqrt::transport

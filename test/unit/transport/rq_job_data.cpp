@@ -165,4 +165,43 @@ TEST_SUITE("transport.rq_job_data") {
     CHECK(pqrt::render(call.error()).find("job data: zlib: output exceeds 1048576 bytes") !=
           std::string::npos);
   }
+
+  TEST_CASE("job data: a bomb in the serialized form fails under the same cap") {
+    // Pickle memo references copy a shared str per reference: a 1000-byte str, a list of 1000
+    // references to it, and args holding a list of 1000 references to that list: 1 GB of str
+    // from a few KB of pickle (under 100 bytes of zlib).
+    auto p = std::string{"\x80\x05(\x8c\x01"} + "fN";  // PROTO 5, MARK, 'f', None
+    p += "X" + std::string{"\xe8\x03\x00\x00", 4} + std::string(1000, 'x') + "\x94";  // memo 0
+    p += "]\x94(";  // a list, memo 1, MARK
+    for (int i = 0; i < 1000; ++i)
+      p += std::string{"h\x00", 2};  // BINGET 0
+    p += "e0](";                     // APPENDS, POP, a list, MARK
+    for (int i = 0; i < 1000; ++i)
+      p += std::string{"h\x01", 2};  // BINGET 1
+    p += "e\x85}t.";                 // APPENDS, TUPLE1, {}, TUPLE, STOP
+    auto bomb = zlib_compress(p);
+    CHECK(bomb.size() < 100);
+    auto call = decode_job_data(bomb, rq_serializer::pickle, size_t{64} << 20);
+    REQUIRE_FALSE(call);
+    CHECK(pqrt::is(call.error(), errc::unsupported));
+    CHECK(pqrt::render(call.error()).find("more than 67108864 bytes") != std::string::npos);
+    // The same shape, small, reads.
+    auto get0 = std::string{"h\x00", 2};
+    auto small = std::string{"\x80\x05(\x8c\x01"} + "fN]\x94(NNe0](" + get0 + get0 + "e\x85}t.";
+    auto fits = decode_job_data(zlib_compress(small), rq_serializer::pickle);
+    REQUIRE_MESSAGE(fits, pqrt::render(fits.error()));
+    CHECK(fits->args == T({L({L({nullptr, nullptr}), L({nullptr, nullptr})})}));
+    // JSON's `0,` is 2 bytes, a value in memory some 40: 16 MiB of text stays under a 64 MiB cap
+    // but holds more than 64 MiB / 64 values.
+    std::string many = "[\"f\", null, [";
+    for (int i = 0; i < (8 << 20); ++i)
+      many += "0,";
+    many += "0], {}]";
+    auto json = decode_job_data(zlib_compress(many), rq_serializer::json, size_t{64} << 20);
+    REQUIRE_FALSE(json);
+    CHECK(pqrt::is(json.error(), errc::unsupported));
+    CHECK(pqrt::render(json.error()).find("more than 1048576 values") != std::string::npos);
+    // A small JSON job still reads.
+    CHECK(decode_job_data(zlib_compress("[\"f\", null, [0, 0], {}]"), rq_serializer::json));
+  }
 }

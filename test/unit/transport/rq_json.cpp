@@ -218,6 +218,13 @@ TEST_SUITE("transport.rq_json") {
     CHECK_FALSE(deep);
   }
 
+  TEST_CASE("loads counts values against max_values, containers and keys included") {
+    CHECK(json_loads("[1, 2]", 1000, 3));
+    CHECK(pqrt::is(json_loads("[1, 2, 3]", 1000, 3).error(), errc::unsupported));
+    CHECK(json_loads("{\"a\": 1}", 1000, 3));
+    CHECK(pqrt::is(json_loads("{\"a\": [1]}", 1000, 3).error(), errc::unsupported));
+  }
+
   TEST_CASE("dumps refuses what json.dumps refuses") {
     CHECK(pqrt::is(json_dumps(B("x")).error(), errc::unsupported));
     CHECK(pqrt::is(json_dumps(D({{T({1}), 1}})).error(), errc::unsupported));
