@@ -234,27 +234,7 @@ void metrics_server::serve(int fd) {
     end = head.find("\r\n\r\n");
     if (end == std::string::npos && head.size() > max_request_head) break;
   }
-  std::string answer;
-  auto line_end = head.find("\r\n");
-  std::string line = head.substr(0, line_end);
-  auto sp1 = line.find(' ');
-  auto sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (end == std::string::npos) {
-    answer = plain("431 Request Header Fields Too Large", "request head too large");
-  } else if (sp2 == std::string::npos || line.compare(sp2 + 1, 7, "HTTP/1.") != 0 ||
-             line.find(' ', sp2 + 1) != std::string::npos) {
-    answer = plain("400 Bad Request", "bad request");
-  } else {
-    auto method = line.substr(0, sp1);
-    auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    auto path = target.substr(0, target.find('?'));
-    if (path != "/metrics")
-      answer = plain("404 Not Found", "not found: the metrics are at /metrics");
-    else if (method != "GET")
-      answer = plain("405 Method Not Allowed", "method not allowed", "Allow: GET\r\n");
-    else
-      answer = response("200 OK", "text/plain; version=0.0.4; charset=utf-8", registry_.render());
-  }
+  auto answer = detail::scrape_answer(head, registry_);
   size_t sent = 0;
   deadline = steady::now() + read_timeout;
   while (sent < answer.size()) {
@@ -275,6 +255,26 @@ void metrics_server::serve(int fd) {
     auto n = ::recv(fd, buf, sizeof(buf), 0);
     if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) break;
   }
+}
+
+std::string detail::scrape_answer(const std::string& head, const prom::registry& reg) {
+  auto end = head.find("\r\n\r\n");
+  auto line_end = head.find("\r\n");
+  std::string line = head.substr(0, line_end);
+  auto sp1 = line.find(' ');
+  auto sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (end == std::string::npos)
+    return plain("431 Request Header Fields Too Large", "request head too large");
+  if (sp2 == std::string::npos || line.compare(sp2 + 1, 7, "HTTP/1.") != 0 ||
+      line.find(' ', sp2 + 1) != std::string::npos)
+    return plain("400 Bad Request", "bad request");
+  auto method = line.substr(0, sp1);
+  auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  auto path = target.substr(0, target.find('?'));
+  if (path != "/metrics") return plain("404 Not Found", "not found: the metrics are at /metrics");
+  if (method != "GET")
+    return plain("405 Method Not Allowed", "method not allowed", "Allow: GET\r\n");
+  return response("200 OK", "text/plain; version=0.0.4; charset=utf-8", reg.render());
 }
 
 void register_process_metrics(const std::string& role) {

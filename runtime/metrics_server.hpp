@@ -50,6 +50,15 @@ private:
   std::thread thread_;
 };
 
+namespace detail {
+
+/// The answer to what a connection sent: `head` is the request head up to its blank line (or,
+/// when none came, the more than 16 KiB read). 200 with `reg`'s metrics for `GET /metrics`, else
+/// 400 (not an HTTP/1 request line), 404, 405 or 431 (no end of the head). For the fuzz target.
+std::string scrape_answer(const std::string& head, const prom::registry& reg);
+
+}  // namespace detail
+
 /// Registers what every pqrt process exports: `pqrt_build_info{version,role} 1` and
 /// `pqrt_process_start_time_seconds`. Idempotent.
 void register_process_metrics(const std::string& role);
