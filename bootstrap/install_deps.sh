@@ -2,6 +2,7 @@
 # Installs what pqrt needs and is missing, on Debian 12. Idempotent; silent when all is there.
 #   bootstrap/install_deps.sh          build + run (compiler, libraries, redis-server)
 #   bootstrap/install_deps.sh --test   also what the tests need (python3-rq, Azurite from npm)
+#   bootstrap/install_deps.sh --fuzz   also what the fuzz targets need (clang, libFuzzer)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -12,13 +13,15 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config libcaf-dev libcpprest-dev li
 test_pkgs=(python3 python3-rq python3-cryptography python3-jsonschema curl time
            shellcheck systemd  # deploy.units: shellcheck, systemd-analyze
            python3-yaml)       # integration.boot: reads arm/cloud-init.yaml as cloud-init does
+fuzz_pkgs=(clang libclang-rt-14-dev)  # test/run.sh --fuzz: -fsanitize=fuzzer (Debian 12's clang 14)
 
 want=("${build_pkgs[@]}")
 with_tests=0
 for arg in "$@"; do
   case "$arg" in
     --test) with_tests=1; want+=("${test_pkgs[@]}") ;;
-    *) echo "install_deps.sh: unknown argument '$arg' (expected --test)" >&2; exit 2 ;;
+    --fuzz) want+=("${fuzz_pkgs[@]}") ;;
+    *) echo "install_deps.sh: unknown argument '$arg' (expected --test or --fuzz)" >&2; exit 2 ;;
   esac
 done
 
