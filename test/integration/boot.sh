@@ -91,30 +91,12 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
   2>/dev/null
 chmod 0644 tls/cert.pem
 CA="$WORK/tls/cert.pem"
-start_azurite_https() {
-  local dir="$1" bin="$SOURCE_DIR/.deps/azurite/node_modules/.bin"
-  mkdir -p "$dir"
-  BLOB_PORT="$(free_port)"
-  QUEUE_PORT="$(free_port)"
-  "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --location "$dir" \
-    --cert "$WORK/tls/cert.pem" --key "$WORK/tls/key.pem" --oauth basic \
-    --skipApiVersionCheck --silent >"$WORK/azurite-blob.log" 2>&1 &
-  PIDS+=($!)
-  "$bin/azurite-queue" --queueHost 127.0.0.1 --queuePort "$QUEUE_PORT" --location "$dir" \
-    --cert "$WORK/tls/cert.pem" --key "$WORK/tls/key.pem" --oauth basic \
-    --skipApiVersionCheck --silent >"$WORK/azurite-queue.log" 2>&1 &
-  PIDS+=($!)
-  secret "$AZURITE_KEY"
-  BLOB_URL="https://127.0.0.1:$BLOB_PORT/devstoreaccount1"
-  QUEUE_URL="https://127.0.0.1:$QUEUE_PORT/devstoreaccount1"
-  wait_until 60 '(exec 3<>"/dev/tcp/127.0.0.1/$BLOB_PORT") && (exec 3<>"/dev/tcp/127.0.0.1/$QUEUE_PORT")'
-}
-check "Azurite starts over HTTPS with --oauth basic" start_azurite_https "$WORK/azurite"
+check "Azurite starts over HTTPS with --oauth basic" \
+  start_azurite "$WORK/azurite" "$WORK/tls/cert.pem" "$WORK/tls/key.pem"
 # The operator's tools on this machine trust the test CA through SSL_CERT_FILE (OpenSSL's
 # default verify paths, which cpprest uses); the bootstrap's curl only through PQRT_CA_FILE.
 host_pqrt() { SSL_CERT_FILE="$CA" "$PQRT" "$@"; }
-STORAGE=(--storage azure --storage-account-name devstoreaccount1 --blob-endpoint "$BLOB_URL"
-  --queue-endpoint "$QUEUE_URL" --storage-account-key "$AZURITE_KEY")
+STORAGE=("${AZURE_STORAGE[@]}")
 
 REDIS_PASSWORD="boot-redis-$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')"
 secret "$REDIS_PASSWORD"

@@ -86,24 +86,27 @@ check_log() {
 # --- Azure: Azurite and the Entra ID / IMDS / Key Vault fixture ---------------------------------
 # Azurite's well-known development account key (public, but handled as a secret all the same).
 AZURITE_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-# start_azurite DIR: Azurite's blob and queue services with their data on disk in DIR; sets
-# BLOB_PORT, QUEUE_PORT, AZURE_ENDPOINTS (the pqrt flags for them) and AZURE_STORAGE (the same
-# with the account key).
+# start_azurite DIR [CERT KEY]: Azurite's blob and queue services with their data on disk in DIR
+# (with CERT and KEY: over HTTPS, accepting bearer tokens with --oauth basic); sets BLOB_PORT,
+# QUEUE_PORT, BLOB_URL, QUEUE_URL, AZURE_ENDPOINTS (the pqrt flags for them) and AZURE_STORAGE (the
+# same with the account key).
 start_azurite() {
-  local dir="$1" bin="$SOURCE_DIR/.deps/azurite/node_modules/.bin"
+  local dir="$1" bin="$SOURCE_DIR/.deps/azurite/node_modules/.bin" scheme=http tls=()
+  if [ $# -ge 3 ]; then scheme=https tls=(--cert "$2" --key "$3" --oauth basic); fi
   mkdir -p "$dir"
   BLOB_PORT="$(free_port)"
   QUEUE_PORT="$(free_port)"
-  "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --location "$dir" \
+  "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --location "$dir" "${tls[@]}" \
     --skipApiVersionCheck --silent >"$WORK/azurite-blob.log" 2>&1 &
   PIDS+=($!)
   "$bin/azurite-queue" --queueHost 127.0.0.1 --queuePort "$QUEUE_PORT" --location "$dir" \
-    --skipApiVersionCheck --silent >"$WORK/azurite-queue.log" 2>&1 &
+    "${tls[@]}" --skipApiVersionCheck --silent >"$WORK/azurite-queue.log" 2>&1 &
   PIDS+=($!)
   secret "$AZURITE_KEY"
+  BLOB_URL="$scheme://127.0.0.1:$BLOB_PORT/devstoreaccount1"
+  QUEUE_URL="$scheme://127.0.0.1:$QUEUE_PORT/devstoreaccount1"
   AZURE_ENDPOINTS=(--storage azure --storage-account-name devstoreaccount1
-    --blob-endpoint "http://127.0.0.1:$BLOB_PORT/devstoreaccount1"
-    --queue-endpoint "http://127.0.0.1:$QUEUE_PORT/devstoreaccount1")
+    --blob-endpoint "$BLOB_URL" --queue-endpoint "$QUEUE_URL")
   AZURE_STORAGE=("${AZURE_ENDPOINTS[@]}" --storage-account-key "$AZURITE_KEY")
   wait_until 60 '(exec 3<>"/dev/tcp/127.0.0.1/$BLOB_PORT") && (exec 3<>"/dev/tcp/127.0.0.1/$QUEUE_PORT")'
 }
