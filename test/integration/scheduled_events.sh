@@ -47,8 +47,9 @@ reserved_ids() { redis-cli -u "$URL" lrange "pqrt:processing:$1" 0 -1; }
 metric() { curl -sf "http://$1/metrics" | grep -E "^$2 " | awk '{print $2}'; }
 lines() { grep -c -- "$2" "$WORK/$1"; }
 
-# --- the jobs: two long ones (35 s, longer than a Preempt's notice) and 300 short ones -----------
-"$PY" "$RQTOOL" bulk "$URL" long long-ids.txt '2:pqrt.sleep_ms:[35000]' >/dev/null
+# --- the jobs: two long ones (60 s: still running when a Preempt's 30 s are up, with room for a
+# late event under load) and 300 short ones --------------------------------------------------------
+"$PY" "$RQTOOL" bulk "$URL" long long-ids.txt '2:pqrt.sleep_ms:[60000]' >/dev/null
 "$PY" "$RQTOOL" bulk "$URL" default short-ids.txt '300:pqrt.sleep_ms:[500]' >/dev/null
 cat long-ids.txt short-ids.txt >all-ids.txt
 check "302 jobs are enqueued" test "$(wc -l <all-ids.txt)" -eq 302
