@@ -68,6 +68,13 @@ caf::error check_format(const rapidjson::Value& obj) {
   return {};
 }
 
+// What to_json can write back: valid UTF-8 (a \u escape of a lone surrogate is not).
+bool writable(const std::string& text) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::ASCII<>> w{buf};
+  return w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
 caf::expected<wrapped_key> read_fields(const rapidjson::Value& obj) {
   auto alg_name = string_member(obj, "alg", true);
   if (!alg_name) return alg_name.error();
@@ -75,6 +82,7 @@ caf::expected<wrapped_key> read_fields(const rapidjson::Value& obj) {
   if (!alg) return alg.error();
   auto kid = string_member(obj, "kid", true);
   if (!kid) return kid.error();
+  if (!writable(*kid)) return json_error("\"kid\" is not valid UTF-8 (a lone surrogate?)");
   auto check = string_member(obj, "key_check", false);
   if (!check) return check.error();
   if (!check->empty() && !detail::is_key_check_hex(*check))

@@ -233,6 +233,10 @@ TEST_SUITE("crypto.key_wrap") {
     REQUIRE(parsed);
     CHECK_FALSE(parsed->legacy);
     CHECK(parsed->kid == original.kid);
+    // A \u escape can still make invalid UTF-8, which no file could hold: an error on reading.
+    auto lone = json;
+    lone.replace(lone.find("\\u00E9"), 6, "\\udf5e");
+    PQRT_CHECK_ERROR_TEXT(parse_wrapped_key(lone), errc::bad_format, "lone surrogate");
   }
 
   TEST_CASE("a deeply nested wrapped key file is an error, not a stack overflow") {
