@@ -33,7 +33,7 @@ run_one() {
   local target=$1
   local dirs=("$work/$target")
   mkdir -p "$work/$target"
-  cp test/fuzz/corpus/"$target"/* "$work/$target/"
+  if [ -d "test/fuzz/corpus/$target" ]; then cp test/fuzz/corpus/"$target"/* "$work/$target/"; fi
   if [ -d "test/fuzz/regressions/$target" ]; then dirs+=("test/fuzz/regressions/$target"); fi
   local rc=0
   "$bin/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -detect_leaks=1 \
