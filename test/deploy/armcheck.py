@@ -502,47 +502,39 @@ class Checker:
             return str(args[0]).rjust(args[1], args[2] if len(args) == 3 else " ")
         raise NotConstant()
 
-    def refs_in(self, value, seen_vars=None):
-        """Every Call node in a JSON value, variables it uses expanded (once each)."""
+    def expanded(self, value, seen_vars=None):
+        """(node, None) for every expression node in a JSON value, (None, text) for every literal
+        string, and the same for the variables it uses (each expanded once)."""
         seen_vars = set() if seen_vars is None else seen_vars
         for _, is_key, s in walk_json(value):
             if not is_expression(s):
+                yield None, literal_text(s)
                 continue
             try:
                 node = self.ast(s)
             except Fault:
                 continue
             for n in walk_nodes(node):
-                yield n
+                yield n, None
                 if isinstance(n, Call) and n.fn == "variables" and n.args and \
                         isinstance(n.args[0], Str):
                     name = n.args[0].value.lower()
                     found, v = self.var(name)
                     if found and name not in seen_vars:
                         seen_vars.add(name)
-                        yield from self.refs_in(v, seen_vars)
+                        yield from self.expanded(v, seen_vars)
+
+    def refs_in(self, value, seen_vars=None):
+        """Every expression node in a JSON value, variables it uses expanded (once each)."""
+        return (n for n, _ in self.expanded(value, seen_vars) if n is not None)
 
     def strings_in(self, value, seen_vars=None):
         """Every literal string in a JSON value and in the variables it uses."""
-        seen_vars = set() if seen_vars is None else seen_vars
-        for _, is_key, s in walk_json(value):
-            if not is_expression(s):
-                yield literal_text(s)
-                continue
-            try:
-                node = self.ast(s)
-            except Fault:
-                continue
-            for n in walk_nodes(node):
-                if isinstance(n, Str):
-                    yield n.value
-                if isinstance(n, Call) and n.fn == "variables" and n.args and \
-                        isinstance(n.args[0], Str):
-                    name = n.args[0].value.lower()
-                    found, v = self.var(name)
-                    if found and name not in seen_vars:
-                        seen_vars.add(name)
-                        yield from self.strings_in(v, seen_vars)
+        for n, text in self.expanded(value, seen_vars):
+            if n is None:
+                yield text
+            elif isinstance(n, Str):
+                yield n.value
 
     # -- resources and their ids --
 
