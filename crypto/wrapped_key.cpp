@@ -83,6 +83,8 @@ caf::expected<wrapped_key> read_fields(const rapidjson::Value& obj) {
   auto kid = string_member(obj, "kid", true);
   if (!kid) return kid.error();
   if (!writable(*kid)) return json_error("\"kid\" is not valid UTF-8 (a lone surrogate?)");
+  // A NUL (\u0000) is damage, and C strings downstream would cut the id at it.
+  if (kid->find('\0') != std::string::npos) return json_error("\"kid\" holds a NUL character");
   auto check = string_member(obj, "key_check", false);
   if (!check) return check.error();
   if (!check->empty() && !detail::is_key_check_hex(*check))

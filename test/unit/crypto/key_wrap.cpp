@@ -237,6 +237,10 @@ TEST_SUITE("crypto.key_wrap") {
     auto lone = json;
     lone.replace(lone.find("\\u00E9"), 6, "\\udf5e");
     PQRT_CHECK_ERROR_TEXT(parse_wrapped_key(lone), errc::bad_format, "lone surrogate");
+    // Nor a NUL, which C strings downstream would cut the id at (found by fuzz_wrapped_key).
+    auto nul = json;
+    nul.replace(nul.find("\\u00E9"), 6, "\\u0000");
+    PQRT_CHECK_ERROR_TEXT(parse_wrapped_key(nul), errc::bad_format, "NUL");
   }
 
   TEST_CASE("a deeply nested wrapped key file is an error, not a stack overflow") {
