@@ -1420,42 +1420,41 @@ def schema_errors(doc, schema):
     return out
 
 
-def check_template(path, params_paths, today, fields):
-    """{file: [errors]} for a template and its parameters files."""
-    results = {}
-    errs = []
-    results[path] = errs
+def load_checked(path, schema, errs):
+    """The document at `path`, strict, formatted as json.dumps writes it and valid against
+    `schema` (its errors appended to errs); None when it cannot be read, else (doc, schema_ok)."""
     try:
         doc, canonical = load_strict(path)
     except Fault as e:
         errs.append(str(e))
-        return results
+        return None
     if not canonical:
-        errs.append("not formatted as json.dumps(obj, indent=2) plus a newline (the "
-                    "cloud-config renderer rewrites the file that way)")
-    serrs = schema_errors(doc, load_schema("deploymentTemplate.schema.json"))
+        errs.append("not formatted as json.dumps(obj, indent=2) plus a newline (as "
+                    "arm/render_cloud_init.py rewrites the template)")
+    serrs = schema_errors(doc, load_schema(schema))
     errs.extend(serrs)
+    return doc, not serrs
+
+
+def check_template(path, params_paths, today, fields):
+    """{file: [errors]} for a template and its parameters files."""
+    results = {path: []}
+    loaded = load_checked(path, "deploymentTemplate.schema.json", results[path])
+    if loaded is None:
+        return results
+    doc, schema_ok = loaded
     checker = Checker(path, today, fields)
-    if not serrs:
+    if schema_ok:
         try:
             checker.run(doc)
         except Fault as e:
             checker.err(str(e))
-        errs.extend(checker.errors)
+        results[path].extend(checker.errors)
     for pp in params_paths:
-        perrs = []
-        results[pp] = perrs
-        try:
-            pdoc, pcanon = load_strict(pp)
-        except Fault as e:
-            perrs.append(str(e))
-            continue
-        if not pcanon:
-            perrs.append("not formatted as json.dumps(obj, indent=2) plus a newline")
-        s = schema_errors(pdoc, load_schema("deploymentParameters.schema.json"))
-        perrs.extend(s)
-        if not s and isinstance(doc, dict):
-            perrs.extend(check_parameters_file(pdoc, doc, checker))
+        results[pp] = []
+        ploaded = load_checked(pp, "deploymentParameters.schema.json", results[pp])
+        if ploaded is not None and ploaded[1] and isinstance(doc, dict):
+            results[pp].extend(check_parameters_file(ploaded[0], doc, checker))
     return results
 
 
