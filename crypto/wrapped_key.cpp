@@ -30,11 +30,12 @@ constexpr size_t max_raw_size = 2048;  // RSA-16384
 constexpr size_t max_file_size = size_t{1024} * 1024;
 
 // Raw RSA ciphertext is binary; a JSON file is text. Deciding on this, not on a parse failure,
-// keeps a damaged JSON file from being misread as a legacy blob.
+// keeps a damaged JSON file from being misread as a legacy blob. DEL (0x7f) counts as text:
+// JSON allows it unescaped and to_json writes it so.
 bool looks_like_text(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char ch) {
     auto c = static_cast<unsigned char>(ch);
-    return (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\r' || c == '\t';
+    return (c >= 0x20 && c <= 0x7f) || c == '\n' || c == '\r' || c == '\t';
   });
 }
 

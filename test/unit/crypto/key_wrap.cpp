@@ -241,6 +241,15 @@ TEST_SUITE("crypto.key_wrap") {
     auto nul = json;
     nul.replace(nul.find("\\u00E9"), 6, "\\u0000");
     PQRT_CHECK_ERROR_TEXT(parse_wrapped_key(nul), errc::bad_format, "NUL");
+    // DEL is written unescaped, and the file it makes is still JSON (found by fuzz_wrapped_key).
+    auto del = original;
+    del.kid = "local:sha256:ab\x7f";
+    auto del_json = to_json(del);
+    CHECK(del_json.find('\x7f') != std::string::npos);
+    auto del_parsed = parse_wrapped_key(del_json);
+    REQUIRE(del_parsed);
+    CHECK_FALSE(del_parsed->legacy);
+    CHECK(del_parsed->kid == del.kid);
   }
 
   TEST_CASE("a deeply nested wrapped key file is an error, not a stack overflow") {
