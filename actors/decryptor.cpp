@@ -8,8 +8,8 @@
 #include "actors/registry.hpp"
 #include "crypto/file_cipher.hpp"
 #include "crypto/record_cipher.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt {
 

@@ -13,10 +13,10 @@
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
 #include "crypto/record_cipher.hpp"
-#include "runtime/builtins.hpp"
-#include "runtime/error.hpp"
-#include "runtime/exec_processor.hpp"
-#include "runtime/record_job.hpp"
+#include "runtime/jobs/builtins.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/jobs/exec_processor.hpp"
+#include "runtime/jobs/record_job.hpp"
 
 namespace pqrt {
 

@@ -10,10 +10,10 @@
 #include "actors/executor.hpp"
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
-#include "runtime/builtins.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics_registry.hpp"
+#include "runtime/jobs/builtins.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/metrics_registry.hpp"
 
 namespace pqrt {
 

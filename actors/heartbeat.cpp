@@ -4,8 +4,8 @@
 
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt {
 

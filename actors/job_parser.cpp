@@ -7,9 +7,9 @@
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
 #include "crypto/record_cipher.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/record_job.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/jobs/record_job.hpp"
 
 namespace pqrt {
 

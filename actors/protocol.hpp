@@ -37,7 +37,7 @@
 #include <caf/atom.hpp>
 
 #include "crypto/secure_buffer.hpp"
-#include "runtime/exec_processor.hpp"
+#include "runtime/jobs/exec_processor.hpp"
 #include "transport/rq_job.hpp"
 #include "transport/rq_store.hpp"
 

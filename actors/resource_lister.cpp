@@ -6,8 +6,8 @@
 #include "actors/metrics_protocol.hpp"
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt {
 

@@ -4,9 +4,9 @@
 
 #include "actors/protocol.hpp"
 #include "actors/registry.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics_registry.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/metrics_registry.hpp"
 #include "transport/rq_time.hpp"
 
 namespace pqrt {

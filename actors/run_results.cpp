@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "runtime/log.hpp"
-#include "runtime/metrics_registry.hpp"
-#include "runtime/record_job.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/metrics_registry.hpp"
+#include "runtime/jobs/record_job.hpp"
 #include "transport/rq_time.hpp"
 
 namespace pqrt {

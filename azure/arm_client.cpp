@@ -7,7 +7,7 @@
 
 #include "azure/encoding.hpp"
 #include "azure/responses.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::azure {
 

@@ -11,7 +11,7 @@
 #include "azure/encoding.hpp"
 #include "azure/responses.hpp"
 #include "azure/storage_common.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::azure {
 

@@ -16,9 +16,9 @@
 #include <rapidjson/document.h>
 
 #include "azure/encoding.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/version.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/version.hpp"
 
 namespace pqrt::azure {
 

@@ -10,8 +10,8 @@
 
 #include "azure/encoding.hpp"
 #include "azure/responses.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt::azure {
 

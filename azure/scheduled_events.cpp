@@ -13,7 +13,7 @@
 
 #include "azure/encoding.hpp"
 #include "azure/http.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::azure {
 

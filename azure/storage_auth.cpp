@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "azure/encoding.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt::azure {
 

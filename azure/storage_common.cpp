@@ -2,7 +2,7 @@
 #include "azure/storage_common.hpp"
 
 #include "azure/storage_auth.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::azure::detail {
 

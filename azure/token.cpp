@@ -8,8 +8,8 @@
 #include <rapidjson/document.h>
 
 #include "azure/responses.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt::azure {
 

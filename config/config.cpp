@@ -12,7 +12,7 @@
 #include <boost/program_options.hpp>
 
 #include "config/schema.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::config {
 namespace detail {

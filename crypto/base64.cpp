@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "crypto/detail/base64.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::crypto {
 

@@ -8,7 +8,7 @@
 
 #include "crypto/detail/chunk_codec.hpp"
 #include "crypto/random.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::crypto {
 

@@ -20,7 +20,7 @@
 #include "crypto/detail/gcm.hpp"
 #include "crypto/random.hpp"
 #include "crypto/record_cipher.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::crypto {
 

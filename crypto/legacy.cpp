@@ -8,7 +8,7 @@
 #include "crypto/base64.hpp"
 #include "crypto/detail/legacy.hpp"
 #include "crypto/random.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::crypto {
 

@@ -5,7 +5,7 @@
 
 #include <openssl/rand.h>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::crypto {
 

@@ -17,7 +17,7 @@
 #include "crypto/detail/gcm.hpp"
 #include "crypto/key_wrap.hpp"
 #include "crypto/record_cipher.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::crypto {
 

@@ -14,9 +14,9 @@
 #include <sstream>
 #include <vector>
 
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/version.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/version.hpp"
 
 namespace pqrt {
 

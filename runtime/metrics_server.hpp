@@ -14,7 +14,7 @@
 
 #include <caf/expected.hpp>
 
-#include "runtime/metrics_registry.hpp"
+#include "runtime/base/metrics_registry.hpp"
 
 namespace pqrt {
 

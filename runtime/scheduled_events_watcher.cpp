@@ -8,9 +8,9 @@
 #include <caf/send.hpp>
 
 #include "actors/protocol.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/metrics_registry.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/metrics_registry.hpp"
 
 namespace pqrt {
 

@@ -12,8 +12,8 @@
 #include <caf/system_messages.hpp>
 
 #include "actors/protocol.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt {
 

@@ -7,7 +7,7 @@
 
 #include "azure/blob_client.hpp"
 #include "azure/queue_client.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/local_storage.hpp"
 
 namespace pqrt {

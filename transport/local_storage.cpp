@@ -18,7 +18,7 @@
 #include <mutex>
 #include <utility>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::transport {
 

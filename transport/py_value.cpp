@@ -7,7 +7,7 @@
 #include <functional>
 #include <unordered_map>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::transport {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <thread>
 
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt::transport {
 

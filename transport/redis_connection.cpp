@@ -2,8 +2,8 @@
 
 #include <openssl/sha.h>
 
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 #include "transport/detail/resp.hpp"
 #include "transport/detail/stream.hpp"
 

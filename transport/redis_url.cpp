@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::transport {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <random>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::transport {
 

@@ -1,7 +1,7 @@
 #include "transport/rq_job_data.hpp"
 
 #include "crypto/base64.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/pickle.hpp"
 #include "transport/rq_json.hpp"
 #include "transport/rq_zlib.hpp"

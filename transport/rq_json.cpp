@@ -13,7 +13,7 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/detail/utf8.hpp"
 
 namespace pqrt::transport {

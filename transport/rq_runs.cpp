@@ -2,7 +2,7 @@
 // (written by the scripts' `track`, read here by the scheduler's run monitor and the tools).
 #include <charconv>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/detail/rq_util.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_scripts.hpp"

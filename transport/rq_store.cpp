@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/detail/rq_util.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_scripts.hpp"

@@ -3,9 +3,9 @@
 
 #include <unistd.h>
 
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/version.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/base/version.hpp"
 #include "transport/detail/rq_util.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_scripts.hpp"

@@ -5,7 +5,7 @@
 
 #include <zlib.h>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::transport {
 

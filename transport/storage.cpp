@@ -1,6 +1,6 @@
 #include "transport/storage.hpp"
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::transport {
 

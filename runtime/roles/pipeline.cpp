@@ -19,9 +19,9 @@
 #include "actors/result_writer.hpp"
 #include "actors/rq_fetcher.hpp"
 #include "actors/status_writer.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/record_job.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/jobs/record_job.hpp"
 
 namespace pqrt {
 

@@ -1,7 +1,7 @@
 #include "runtime/roles/roles.hpp"
 
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 #include "runtime/shutdown.hpp"
 #include "runtime/stores.hpp"
 

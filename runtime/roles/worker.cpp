@@ -7,8 +7,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 #include "runtime/metrics_server.hpp"
 #include "runtime/roles/pipeline.hpp"
 #include "runtime/scheduled_events_watcher.hpp"

@@ -10,10 +10,10 @@
 #include <optional>
 
 #include "crypto/record_cipher.hpp"
-#include "runtime/cli.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
-#include "runtime/record_job.hpp"
+#include "runtime/cli/cli.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
+#include "runtime/jobs/record_job.hpp"
 #include "runtime/roles/pipeline.hpp"
 #include "runtime/shutdown.hpp"
 #include "runtime/tools/tool_io.hpp"

@@ -11,8 +11,8 @@
 #include <random>
 
 #include "crypto/key_wrap.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 #include "runtime/shutdown.hpp"
 
 namespace pqrt::tools {

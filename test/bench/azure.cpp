@@ -41,7 +41,7 @@
 #include "azure/blob_client.hpp"
 #include "azure/queue_client.hpp"
 #include "azure/storage_auth.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 using namespace pqrt;
 using clock_type = std::chrono::steady_clock;

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/redis_reply.hpp"
 #include "transport/redis_url.hpp"
 #include "transport/rq_store.hpp"

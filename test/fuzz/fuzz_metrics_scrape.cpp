@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fuzz.hpp"
-#include "runtime/metrics_registry.hpp"
+#include "runtime/base/metrics_registry.hpp"
 #include "runtime/metrics_server.hpp"
 
 namespace {

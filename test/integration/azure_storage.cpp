@@ -17,8 +17,8 @@
 #include "azure/storage_auth.hpp"
 #include "fixtures/azurite.hpp"
 #include "fixtures/secrets.hpp"
-#include "runtime/error.hpp"
-#include "runtime/memory.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/memory.hpp"
 
 using namespace pqrt::azure;
 using pqrt::errc;

@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "fixtures/redis_server.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 #include <doctest/doctest.h>
 

@@ -3,7 +3,7 @@
 #include "transport/redis_connection.hpp"
 
 #include "fixtures/redis_server.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 #include <doctest/doctest.h>
 

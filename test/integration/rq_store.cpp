@@ -7,7 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "fixtures/redis_server.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/rq_keys.hpp"
 #include "transport/rq_time.hpp"
 

@@ -11,7 +11,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/pickle.hpp"
 
 namespace pqrt::transport::detail {

@@ -4,7 +4,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::transport::detail {
 

@@ -8,7 +8,7 @@
 
 #include <caf/error.hpp>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/redis_connection.hpp"
 #include "transport/redis_reply.hpp"
 #include "transport/rq_scripts.hpp"

@@ -12,7 +12,7 @@
 
 #include <caf/expected.hpp>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/redis_url.hpp"
 
 namespace pqrt::transport::detail {

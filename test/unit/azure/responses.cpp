@@ -7,7 +7,7 @@
 #include "azure/http.hpp"
 #include "azure/responses.hpp"
 #include "azure/scheduled_events.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 using namespace pqrt::azure;
 using pqrt::errc;

@@ -9,7 +9,7 @@
 #include "azure/http.hpp"
 #include "azure/storage_auth.hpp"
 #include "azure/token.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 using namespace pqrt::azure;
 using std::chrono::milliseconds;

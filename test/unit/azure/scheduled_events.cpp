@@ -7,7 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "azure/scheduled_events.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 using namespace pqrt::azure;
 using std::chrono::milliseconds;

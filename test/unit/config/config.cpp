@@ -9,7 +9,7 @@
 #include <doctest/doctest.h>
 #include <boost/program_options.hpp>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace cfg = pqrt::config;
 namespace fs = std::filesystem;

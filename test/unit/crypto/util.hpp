@@ -17,7 +17,7 @@
 #include "crypto/key_wrap.hpp"
 #include "crypto/random.hpp"
 #include "crypto/secure_buffer.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::crypto::test {
 

@@ -1,12 +1,12 @@
 // runtime/builtins and the executor's retry policy.
-#include "runtime/builtins.hpp"
+#include "runtime/jobs/builtins.hpp"
 
 #include <thread>
 
 #include <doctest/doctest.h>
 
 #include "actors/executor.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 using pqrt::transport::py_value;
 using steady = std::chrono::steady_clock;

@@ -1,5 +1,5 @@
 // runtime/cli: exit codes of the command line (texts are checked by test/integration/cli.sh).
-#include "runtime/cli.hpp"
+#include "runtime/cli/cli.hpp"
 
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 // runtime/error: codes, categories and rendering.
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 #include <caf/sec.hpp>
 

@@ -1,5 +1,5 @@
 // runtime/exec_processor: scripts run from a sealed memfd, with real /bin/sh and python3.
-#include "runtime/exec_processor.hpp"
+#include "runtime/jobs/exec_processor.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -16,7 +16,7 @@
 #include <doctest/doctest.h>
 #include <openssl/sha.h>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;

@@ -1,5 +1,5 @@
 // runtime/log: line formats and redaction.
-#include "runtime/log.hpp"
+#include "runtime/base/log.hpp"
 
 #include <doctest/doctest.h>
 

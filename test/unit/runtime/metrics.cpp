@@ -15,8 +15,8 @@
 
 #include <doctest/doctest.h>
 
-#include "runtime/error.hpp"
-#include "runtime/metrics_registry.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/metrics_registry.hpp"
 #include "runtime/metrics_server.hpp"
 
 using namespace pqrt;

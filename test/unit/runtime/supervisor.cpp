@@ -9,7 +9,7 @@
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 #include "caf_doctest.hpp"
 

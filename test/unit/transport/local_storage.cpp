@@ -19,7 +19,7 @@
 
 #include <doctest/doctest.h>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace fs = std::filesystem;
 using namespace pqrt::transport;

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <random>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "unit/transport/codec_util.hpp"
 
 using namespace pqrt::transport;

@@ -1,7 +1,7 @@
 // transport/redis_url: the three URL forms, defaults, options, errors, and describe().
 #include "transport/redis_url.hpp"
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 #include <doctest/doctest.h>
 

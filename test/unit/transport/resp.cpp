@@ -1,7 +1,7 @@
 // transport/detail/resp: the RESP encoder and the hiredis-backed reply reader.
 #include "transport/detail/resp.hpp"
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 #include <doctest/doctest.h>
 

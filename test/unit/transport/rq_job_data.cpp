@@ -2,7 +2,7 @@
 
 #include <doctest/doctest.h>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/pickle.hpp"
 #include "transport/rq_zlib.hpp"
 #include "unit/transport/codec_util.hpp"

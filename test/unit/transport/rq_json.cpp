@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 #include "transport/detail/utf8.hpp"
 #include "unit/transport/codec_util.hpp"
 

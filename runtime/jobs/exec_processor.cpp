@@ -1,4 +1,4 @@
-#include "runtime/exec_processor.hpp"
+#include "runtime/jobs/exec_processor.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 // Linux 6.3+: an executable memfd says so (kernels with vm.memfd_noexec=2 refuse exec otherwise).
 // Older kernels reject the flag with EINVAL; create() retries without it.

@@ -1,4 +1,4 @@
-#include "runtime/builtins.hpp"
+#include "runtime/jobs/builtins.hpp"
 
 #include <algorithm>
 #include <map>
@@ -7,7 +7,7 @@
 
 #include <openssl/sha.h>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt {
 

@@ -1,10 +1,10 @@
-#include "runtime/record_job.hpp"
+#include "runtime/jobs/record_job.hpp"
 
 #include <openssl/sha.h>
 
 #include <thread>
 
-#include "runtime/error.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt {
 

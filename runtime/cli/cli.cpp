@@ -1,4 +1,4 @@
-#include "runtime/cli.hpp"
+#include "runtime/cli/cli.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -9,11 +9,11 @@
 #include <boost/program_options/parsers.hpp>
 
 #include "config/config.hpp"
-#include "runtime/error.hpp"
-#include "runtime/log.hpp"
+#include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 #include "runtime/roles/roles.hpp"
 #include "runtime/shutdown.hpp"
-#include "runtime/version.hpp"
+#include "runtime/base/version.hpp"
 
 namespace po = boost::program_options;
 

@@ -1,4 +1,4 @@
-#include "runtime/metrics_registry.hpp"
+#include "runtime/base/metrics_registry.hpp"
 
 #include <algorithm>
 #include <charconv>
