@@ -5,7 +5,6 @@
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 
@@ -101,7 +100,7 @@ caf::behavior blob_fetcher(blob_fetcher_actor* self, std::shared_ptr<const pipel
 }  // namespace
 
 caf::actor spawn_blob_fetcher(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps) {
-  return register_spawned(sys, "fetchblob", sys.spawn<caf::detached>(blob_fetcher, std::move(ps)));
+  return sys.spawn<caf::detached>(blob_fetcher, std::move(ps));
 }
 
 }  // namespace pqrt

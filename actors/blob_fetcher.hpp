@@ -18,7 +18,8 @@ namespace pqrt {
 /// Bytes per streamed chunk.
 constexpr size_t blob_chunk_size = 1 << 20;
 
-/// Spawns a blob_fetcher (detached: storage calls block) registered as "fetchblob".
+/// Spawns a blob_fetcher (detached: storage calls block); its peers are wired by its supervisor
+/// (actors/peer.hpp).
 caf::actor spawn_blob_fetcher(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps);
 
 }  // namespace pqrt

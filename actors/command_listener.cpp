@@ -7,9 +7,9 @@
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
-#include "runtime/jobs/builtins.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
+#include "runtime/jobs/builtins.hpp"
 #include "transport/redis_connection.hpp"
 #include "transport/rq_json.hpp"
 #include "transport/rq_keys.hpp"

@@ -4,8 +4,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "crypto/file_cipher.hpp"
 #include "crypto/record_cipher.hpp"
 #include "runtime/base/error.hpp"
@@ -24,6 +24,7 @@ struct decryptor_state {
   std::optional<run_material> material;  // what is loaded so far
   std::vector<std::pair<bool, caf::response_promise>> waiting;
   bool loading = false;
+  peer fetcher{peer_names::blob_fetcher};
   static inline const char* name = "decryptor";
 };
 
@@ -91,26 +92,27 @@ void answer(decryptor_actor* self, const caf::error& err) {
 
 void load_script(decryptor_actor* self) {
   auto& st = self->state;
-  auto fetcher = find_actor(self->system(), "fetchblob");
-  if (!fetcher) return answer(self, make_error(errc::unavailable, "no blob_fetcher running"));
-  const auto& ps = *st.settings;
-  self->request(fetcher, caf::infinite, fetch_atom::value, ps.inputs_container, ps.script_blob)
-      .then(
-          [=](const std::string& sealed) {
-            auto& st = self->state;
-            auto script = decrypt_script(st.material->key, st.settings->script_blob, sealed);
-            if (!script) return answer(self, script.error());
-            st.material->script = std::move(*script);
-            log::info("decryptor", "processing script decrypted into memory",
-                      {{"script", st.settings->script_blob}});
-            answer(self, caf::none);
-          },
-          [=](caf::error& err) {
-            answer(self,
-                   make_error(is_permanent(err) ? static_cast<errc>(err.code()) : errc::unavailable,
-                              "fetching the script " + self->state.settings->script_blob + ": " +
-                                  render(err)));
-          });
+  auto asked = st.fetcher.with(self, [=](const caf::actor& fetcher) {
+    const auto& ps = *self->state.settings;
+    self->request(fetcher, caf::infinite, fetch_atom::value, ps.inputs_container, ps.script_blob)
+        .then(
+            [=](const std::string& sealed) {
+              auto& st = self->state;
+              auto script = decrypt_script(st.material->key, st.settings->script_blob, sealed);
+              if (!script) return answer(self, script.error());
+              st.material->script = std::move(*script);
+              log::info("decryptor", "processing script decrypted into memory",
+                        {{"script", st.settings->script_blob}});
+              answer(self, caf::none);
+            },
+            [=](caf::error& err) {
+              answer(self, make_error(is_permanent(err) ? static_cast<errc>(err.code())
+                                                        : errc::unavailable,
+                                      "fetching the script " + self->state.settings->script_blob +
+                                          ": " + render(err)));
+            });
+  });
+  if (!asked) answer(self, make_error(errc::unavailable, "the blob_fetcher is restarting"));
 }
 
 void load(decryptor_actor* self) {
@@ -122,32 +124,37 @@ void load(decryptor_actor* self) {
   if (st.material && (!need_script || st.material->script)) return answer(self, caf::none);
   st.loading = true;
   if (st.material) return load_script(self);
-  auto fetcher = find_actor(self->system(), "fetchblob");
-  if (!fetcher) return answer(self, make_error(errc::unavailable, "no blob_fetcher running"));
-  const auto& ps = *st.settings;
-  self->request(fetcher, caf::infinite, fetch_atom::value, ps.inputs_container, ps.key_blob)
-      .then(
-          [=](const std::string& wrapped) {
-            auto m = unwrap(self, wrapped);
-            if (!m) return answer(self, m.error());
-            self->state.material = std::move(*m);
-            bool script = false;
-            for (auto& w : self->state.waiting)
-              script = script || w.first;
-            if (script) return load_script(self);
-            answer(self, caf::none);
-          },
-          [=](caf::error& err) {
-            answer(self,
-                   make_error(is_permanent(err) ? static_cast<errc>(err.code()) : errc::unavailable,
-                              "fetching the data key " + self->state.settings->key_blob + ": " +
-                                  render(err)));
-          });
+  auto asked = st.fetcher.with(self, [=](const caf::actor& fetcher) {
+    const auto& ps = *self->state.settings;
+    self->request(fetcher, caf::infinite, fetch_atom::value, ps.inputs_container, ps.key_blob)
+        .then(
+            [=](const std::string& wrapped) {
+              auto m = unwrap(self, wrapped);
+              if (!m) return answer(self, m.error());
+              self->state.material = std::move(*m);
+              bool script = false;
+              for (auto& w : self->state.waiting)
+                script = script || w.first;
+              if (script) return load_script(self);
+              answer(self, caf::none);
+            },
+            [=](caf::error& err) {
+              answer(self, make_error(is_permanent(err) ? static_cast<errc>(err.code())
+                                                        : errc::unavailable,
+                                      "fetching the data key " + self->state.settings->key_blob +
+                                          ": " + render(err)));
+            });
+  });
+  if (!asked) answer(self, make_error(errc::unavailable, "the blob_fetcher is restarting"));
 }
 
 caf::behavior decryptor(decryptor_actor* self, std::shared_ptr<const pipeline_settings> ps) {
   self->state.settings = std::move(ps);
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.fetcher.down(dm); });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        self->state.fetcher.wire(self, name, handle);
+      },
       [=](material_atom, bool need_script) -> caf::result<run_material> {
         auto& st = self->state;
         if (st.material && (!need_script || st.material->script)) return *st.material;
@@ -163,7 +170,7 @@ caf::behavior decryptor(decryptor_actor* self, std::shared_ptr<const pipeline_se
 }  // namespace
 
 caf::actor spawn_decryptor(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps) {
-  return register_spawned(sys, "decryptor", sys.spawn<caf::detached>(decryptor, std::move(ps)));
+  return sys.spawn<caf::detached>(decryptor, std::move(ps));
 }
 
 }  // namespace pqrt

@@ -15,7 +15,8 @@
 
 namespace pqrt {
 
-/// Spawns a decryptor (detached: unwrapping may call Key Vault) registered as "decryptor".
+/// Spawns a decryptor (detached: unwrapping may call Key Vault); its peers are wired by its
+/// supervisor (actors/peer.hpp).
 caf::actor spawn_decryptor(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps);
 
 }  // namespace pqrt

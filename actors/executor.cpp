@@ -10,11 +10,11 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "crypto/record_cipher.hpp"
-#include "runtime/jobs/builtins.hpp"
 #include "runtime/base/error.hpp"
+#include "runtime/jobs/builtins.hpp"
 #include "runtime/jobs/exec_processor.hpp"
 #include "runtime/jobs/record_job.hpp"
 
@@ -71,6 +71,7 @@ struct executor_state {
   worker_settings settings;
   std::optional<run_material> material;
   std::map<std::string, crypto::record_cipher> ciphers;  // by key check
+  peer decryptor{peer_names::decryptor};                 // wired through the pool
   static inline const char* name = "executor";
 };
 
@@ -155,25 +156,32 @@ caf::result<pending_result> run_job(executor_actor* self, const transport::rq_jo
                   retry_delay_for(job));
   bool need_script = rc->processor == "exec";
   if (st.material && (!need_script || st.material->script)) return run_record(self, job, *rc);
-  auto decryptor = find_actor(self->system(), "decryptor");
-  if (!decryptor) return failed(job, "pqrt: no decryptor running", retry_delay_for(job));
   auto rp = self->make_response_promise<pending_result>();
-  self->request(decryptor, caf::infinite, material_atom::value, need_script)
-      .then(
-          [=](run_material& m) mutable {
-            self->state.material = std::move(m);
-            rp.deliver(run_record(self, job, *rc));
-          },
-          [=](caf::error& err) mutable {
-            rp.deliver(failed(job, "pqrt: the run's key or script is not available: " + render(err),
-                              retry_delay_for(job)));
-          });
+  // Asked once the decryptor is there (held while it restarts).
+  auto asked = st.decryptor.with(self, [=](const caf::actor& decryptor) mutable {
+    self->request(decryptor, caf::infinite, material_atom::value, need_script)
+        .then(
+            [=](run_material& m) mutable {
+              self->state.material = std::move(m);
+              rp.deliver(run_record(self, job, *rc));
+            },
+            [=](caf::error& err) mutable {
+              rp.deliver(failed(job,
+                                "pqrt: the run's key or script is not available: " + render(err),
+                                retry_delay_for(job)));
+            });
+  });
+  if (!asked) return failed(job, "pqrt: the decryptor is restarting", retry_delay_for(job));
   return rp;
 }
 
 caf::behavior executor(executor_actor* self, worker_settings settings) {
   self->state.settings = std::move(settings);
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.decryptor.down(dm); });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        self->state.decryptor.wire(self, name, handle);
+      },
       [=](run_atom, const transport::rq_job& job) -> caf::result<pending_result> {
         try {
           return run_job(self, job);

@@ -8,12 +8,12 @@
 #include <caf/all.hpp>
 
 #include "actors/executor.hpp"
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
-#include "runtime/jobs/builtins.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/metrics_registry.hpp"
+#include "runtime/jobs/builtins.hpp"
 
 namespace pqrt {
 
@@ -54,10 +54,18 @@ struct queue_metrics {
 
 struct pool_state {
   worker_settings settings;
+  peer fetcher{peer_names::rq_fetcher};
+  peer writer{peer_names::status_writer};
+  peer heartbeat{peer_names::heartbeat};
+  peer encryptor{peer_names::result_encryptor};
+  peer result_writer{peer_names::result_writer};  // watched: what it holds is ours to hand back
+  std::vector<caf::actor> executors;
   std::vector<caf::actor> idle;
   std::deque<transport::rq_job> waiting;  // arrived while every executor was busy
   size_t in_flight = 0;
-  size_t unwritten = 0;    // results handed to result_encryptor, not yet written
+  // Outcomes handed on (to result_encryptor or status_writer) and not yet recorded in Redis: if a
+  // peer on that path ends, these jobs go back to their queues.
+  std::set<std::string> forwarded;
   size_t owed_credit = 0;  // executors freed while too many results were unwritten
   // The ids of the jobs in the executors, and of those still running when a drain's time ran
   // out (handed back: their outcomes are dropped).
@@ -67,6 +75,7 @@ struct pool_state {
   bool draining = false;  // a scheduled eviction: nothing more starts
   bool drained = false;
   bool stopping = false;
+  bool finishing = false;
   caf::error stop_reason;
   std::map<std::string, queue_metrics> metrics;  // by queue
   static inline const char* name = "executor_pool";
@@ -74,28 +83,26 @@ struct pool_state {
 
 using pool_actor = caf::stateful_actor<pool_state>;
 
-void tell(pool_actor* self, const char* role, const caf::message& msg) {
-  if (auto target = find_actor(self->system(), role)) self->send(target, msg);
-}
-
-/// Ends the pool once nothing is in flight and every outcome is written.
+/// Ends the pool once nothing is in flight and every outcome is recorded.
 void maybe_finish(pool_actor* self) {
   auto& st = self->state;
-  if (st.in_flight > 0 || st.unwritten > 0 || !(st.drained || st.stopping)) return;
-  auto writer = find_actor(self->system(), "writer");
+  if (st.in_flight > 0 || !st.forwarded.empty() || !(st.drained || st.stopping)) return;
+  if (st.finishing) return;
+  st.finishing = true;
   auto done = [=] {
     if (self->state.drained && !self->state.stopping) {
-      tell(self, "heartbeat", caf::make_message(done_atom::value));
-      tell(self, "writer", caf::make_message(done_atom::value));
+      self->state.heartbeat.send(self, done_atom::value);
+      self->state.writer.send(self, done_atom::value);
     }
     // Links do not carry a normal exit: stop the (idle) executors explicitly.
     for (auto& exec : self->state.idle)
       self->send_exit(exec, caf::exit_reason::user_shutdown);
     self->quit(self->state.stop_reason);
   };
-  if (!writer) return done();
-  self->request(writer, caf::infinite, sync_atom::value)
-      .then([=](caf::ok_atom) { done(); }, [=](caf::error&) { done(); });
+  st.writer.with(self, [=](const caf::actor& writer) {
+    self->request(writer, caf::infinite, sync_atom::value)
+        .then([=](caf::ok_atom) { done(); }, [=](caf::error&) { done(); });
+  });
 }
 
 void dispatch(pool_actor* self, transport::rq_job job);
@@ -106,11 +113,25 @@ constexpr size_t max_unwritten = 8192;
 void grant(pool_actor* self, size_t n) {
   auto& st = self->state;
   if (st.quiet || st.stopping) return;
-  if (st.unwritten >= max_unwritten) {
+  if (st.forwarded.size() >= max_unwritten) {
     st.owed_credit += n;
     return;
   }
-  tell(self, "fetcher", caf::make_message(credit_atom::value, n));
+  st.fetcher.send(self, credit_atom::value, n);
+}
+
+/// Outcomes recorded (or handed back): the fetcher forgets them, held-back credit flows again.
+void settle(pool_actor* self, const std::vector<std::string>& ids) {
+  auto& st = self->state;
+  for (const auto& id : ids)
+    st.forwarded.erase(id);
+  st.fetcher.send(self, settled_atom::value, ids);
+  if (st.forwarded.size() < max_unwritten && st.owed_credit > 0) {
+    auto owed = st.owed_credit;
+    st.owed_credit = 0;
+    grant(self, owed);
+  }
+  maybe_finish(self);
 }
 
 /// At-least-once during a drain: a reserved job that never started goes back to the front of its
@@ -131,6 +152,20 @@ void release_unstarted(pool_actor* self, std::vector<std::string> ids) {
       log::info("executor_pool", "handed back jobs that had not started",
                 {{"jobs", std::to_string(*n)}});
   });
+}
+
+/// A peer on the result path ended, and with it whatever it held: every outcome handed on and not
+/// recorded goes back to its queue (one recorded meanwhile is skipped), to run again.
+void on_peer_down(pool_actor* self, const peer& gone, const caf::error& reason) {
+  auto& st = self->state;
+  if (&gone == &st.fetcher || &gone == &st.heartbeat) return;  // held until re-wired
+  std::vector<std::string> ids{st.forwarded.begin(), st.forwarded.end()};
+  log::warn("executor_pool", "a peer on the result path ended; its jobs go back to their queues",
+            {{"peer", gone.name()},
+             {"jobs", std::to_string(ids.size())},
+             {"reason", reason ? render(reason) : std::string{"normal"}}});
+  release_unstarted(self, ids);
+  settle(self, ids);
 }
 
 void drain(pool_actor* self, caf::timespan handback_after) {
@@ -177,23 +212,24 @@ void on_outcome(pool_actor* self, caf::actor exec, pending_result& r, queue_metr
     return;
   }
   st.running.erase(r.outcome.id);
-  auto encryptor = r.run_id.empty() ? caf::actor{} : find_actor(self->system(), "encryptor");
-  if (!r.run_id.empty() && r.outcome.ok && !encryptor) {  // restarting: run the job again later
+  bool sealed = !r.run_id.empty() && r.outcome.ok;
+  if (sealed && !st.settings.pipeline) {  // no result store here (the executor says so first)
     r.outcome.ok = false;
-    r.outcome.error_text = "pqrt: no result_encryptor running";
-    r.outcome.retry_delay = 1;
+    r.outcome.error_text = "pqrt: this worker has no result store configured";
+    sealed = false;
   }
   auto took = std::chrono::duration<double>(steady::now() - started).count();
   --m->running;
   m->in_flight->dec();
   (r.outcome.ok ? m->finished : m->failed)->inc();
   (r.outcome.ok ? m->took_finished : m->took_failed)->observe(took);
-  if (r.outcome.ok && encryptor) {
-    ++st.unwritten;
-    self->send(encryptor, seal_atom::value, std::move(r));
-  } else {
-    tell(self, "writer", caf::make_message(record_atom::value, std::move(r.outcome)));
-  }
+  auto id = r.outcome.id;
+  bool taken = sealed ? st.encryptor.send(self, seal_atom::value, std::move(r))
+                      : st.writer.send(self, record_atom::value, std::move(r.outcome));
+  if (taken)
+    st.forwarded.insert(std::move(id));
+  else
+    release_unstarted(self, {std::move(id)});
   st.idle.push_back(std::move(exec));
   --st.in_flight;
   if (!st.waiting.empty()) {  // a held-back job takes the free executor instead of new credit
@@ -202,8 +238,7 @@ void on_outcome(pool_actor* self, caf::actor exec, pending_result& r, queue_metr
     dispatch(self, std::move(next));
     return;
   }
-  if (st.in_flight == 0)
-    tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"idle"}));
+  if (st.in_flight == 0) st.heartbeat.send(self, state_atom::value, std::string{"idle"});
   grant(self, 1);
   maybe_finish(self);
 }
@@ -220,8 +255,7 @@ void dispatch(pool_actor* self, transport::rq_job job) {
   }
   auto exec = st.idle.back();
   st.idle.pop_back();
-  if (st.in_flight++ == 0)
-    tell(self, "heartbeat", caf::make_message(state_atom::value, std::string{"busy"}));
+  if (st.in_flight++ == 0) st.heartbeat.send(self, state_atom::value, std::string{"busy"});
   auto id = job.id;
   st.running.insert(id);
   auto* m = &st.metrics.try_emplace(job.origin(), job.origin()).first->second;
@@ -243,30 +277,46 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
   auto& st = self->state;
   st.settings = settings;
   for (size_t i = 0; i < settings.concurrency; ++i)
-    st.idle.push_back(spawn_executor(self, settings));
+    st.executors.push_back(spawn_executor(self, settings));
+  st.idle = st.executors;
   self->set_exit_handler([=](caf::exit_msg& em) {
     self->state.stopping = true;
     self->state.stop_reason = em.reason;
     maybe_finish(self);
   });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& s = self->state;
+    if (auto* gone =
+            down_peer({&s.fetcher, &s.writer, &s.heartbeat, &s.encryptor, &s.result_writer}, dm))
+      on_peer_down(self, *gone, dm.reason);
+  });
   return {
-      [=](job_atom, transport::rq_job& job) { dispatch(self, std::move(job)); },
-      [=](hello_atom) -> size_t {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
         auto& s = self->state;
-        return s.quiet || s.waiting.size() >= s.idle.size() ? 0 : s.idle.size() - s.waiting.size();
+        if (name == peer_names::decryptor) {  // the executors' peer: passed on to each
+          for (auto& exec : s.executors)
+            self->send(exec, wire_atom::value, name, handle);
+          return;
+        }
+        wire_peers(self, {&s.fetcher, &s.writer, &s.heartbeat, &s.encryptor, &s.result_writer},
+                   name, handle);
       },
+      [=](job_atom, transport::rq_job& job) { dispatch(self, std::move(job)); },
+      // A (re)started fetcher: the free executors, and every job this pool holds (so the
+      // fetcher can hand them back should the pool end).
+      [=](hello_atom) -> caf::result<size_t, std::vector<std::string>> {
+        auto& s = self->state;
+        std::set<std::string> held{s.running.begin(), s.running.end()};
+        held.insert(s.forwarded.begin(), s.forwarded.end());
+        for (const auto& job : s.waiting)
+          held.insert(job.id);
+        size_t credits =
+            s.quiet || s.waiting.size() >= s.idle.size() ? 0 : s.idle.size() - s.waiting.size();
+        return {credits, std::vector<std::string>{held.begin(), held.end()}};
+      },
+      [=](settled_atom, const std::vector<std::string>& ids) { settle(self, ids); },
       [=](drained_atom) {
         self->state.drained = true;
-        maybe_finish(self);
-      },
-      [=](written_atom, size_t n) {
-        auto& st = self->state;
-        st.unwritten -= std::min(n, st.unwritten);
-        if (st.unwritten < max_unwritten && st.owed_credit > 0) {
-          auto owed = st.owed_credit;
-          st.owed_credit = 0;
-          grant(self, owed);
-        }
         maybe_finish(self);
       },
       [=](quiet_atom) { self->state.quiet = true; },
@@ -278,7 +328,7 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
 }  // namespace
 
 caf::actor spawn_executor_pool(caf::actor_system& sys, const worker_settings& settings) {
-  return register_spawned(sys, "pool", sys.spawn(executor_pool, settings));
+  return sys.spawn(executor_pool, settings);
 }
 
 }  // namespace pqrt

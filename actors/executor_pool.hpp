@@ -4,7 +4,13 @@
 /// free executor, so reserved jobs never pile up in a mailbox; it hands every outcome to the
 /// status_writer and tells the heartbeat whether the worker is busy or idle.
 ///
-/// In: `job_atom, rq_job` (fetcher); `hello_atom` → `size_t` credits (a (re)started fetcher);
+/// Peers: rq_fetcher, status_writer, heartbeat; with a pipeline also result_encryptor,
+/// result_writer (watched) and the decryptor, which it passes on to its executors. Every job it
+/// holds stays its own until status_writer settles its outcome; when a peer on the result path
+/// ends, the outcomes it had go back to Redis as their jobs (see protocol.hpp).
+///
+/// In: `job_atom, rq_job` (fetcher); `hello_atom` → `size_t` credits and the ids of the jobs it
+/// holds (a (re)started fetcher); `settled_atom, ids` (status_writer);
 /// `drained_atom` (burst: the queues are empty); `quiet_atom`; `drain_atom, caf::timespan` (a
 /// scheduled eviction: nothing more starts, reserved jobs that have not started go back to their
 /// queues at once, and the jobs still running after the timespan are stopped and left for the
@@ -17,7 +23,7 @@
 
 namespace pqrt {
 
-/// Spawns an executor_pool registered as "pool".
+/// Spawns an executor_pool; its peers are wired by its supervisor (actors/peer.hpp).
 caf::actor spawn_executor_pool(caf::actor_system& sys, const worker_settings& settings);
 
 }  // namespace pqrt

@@ -3,7 +3,6 @@
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 
@@ -84,7 +83,7 @@ caf::behavior heartbeat(heartbeat_actor* self, worker_settings settings) {
 }  // namespace
 
 caf::actor spawn_heartbeat(caf::actor_system& sys, const worker_settings& settings) {
-  return register_spawned(sys, "heartbeat", sys.spawn<caf::detached>(heartbeat, settings));
+  return sys.spawn<caf::detached>(heartbeat, settings);
 }
 
 }  // namespace pqrt

@@ -16,7 +16,8 @@
 
 namespace pqrt {
 
-/// Spawns a heartbeat (detached: Redis calls block), registered as "heartbeat".
+/// Spawns a heartbeat (detached: Redis calls block); its peers are wired by its supervisor
+/// (actors/peer.hpp).
 caf::actor spawn_heartbeat(caf::actor_system& sys, const worker_settings& settings);
 
 }  // namespace pqrt

@@ -4,8 +4,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "crypto/record_cipher.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
@@ -30,19 +30,26 @@ struct job_parser_state {
   size_t in_flight = 0;
   uint64_t added = 0;
   bool finishing = false;
+  peer fetcher{peer_names::blob_fetcher};
+  peer decryptor{peer_names::decryptor};
+  peer enqueuer{peer_names::rq_enqueuer};
+  peer supervisor{peer_names::supervisor};
   static inline const char* name = "job_parser";
 };
 
 using job_parser_actor = caf::stateful_actor<job_parser_state>;
 
-caf::actor need(job_parser_actor* self, const char* role) {
-  return find_actor(self->system(), role);
+/// Runs `ask` with the peer's handle once it is wired (held while it restarts).
+template <class F>
+void with_peer(job_parser_actor* self, peer& to, F ask) {
+  if (!to.with(self, std::move(ask)))
+    self->quit(make_error(errc::unavailable, std::string{"too much held for "} + to.name()));
 }
 
 // The scheduler reports `why` once, as the run's outcome, when the tree has stopped.
 void fail_run(job_parser_actor* self, const std::string& why) {
   log::info("job_parser", "stopping: the run cannot go on");
-  abort_run(self->system(), *self->state.settings, why);
+  abort_run(self, self->state.supervisor, *self->state.settings, why);
   self->quit();
 }
 
@@ -69,9 +76,11 @@ void on_chunk(job_parser_actor* self, std::string chunk);
 /// Asks blob_fetcher for the next chunk of the data file (one request at a time).
 void request_chunk(job_parser_actor* self) {
   self->state.chunk_requested = true;
-  self->request(need(self, "fetchblob"), caf::infinite, next_atom::value)
-      .then([=](std::string& chunk) { on_chunk(self, std::move(chunk)); },
-            [=](caf::error& err) { self->quit(err); });
+  with_peer(self, self->state.fetcher, [=](const caf::actor& fetcher) {
+    self->request(fetcher, caf::infinite, next_atom::value)
+        .then([=](std::string& chunk) { on_chunk(self, std::move(chunk)); },
+              [=](caf::error& err) { self->quit(err); });
+  });
 }
 
 void send_batch(job_parser_actor* self) {
@@ -82,14 +91,16 @@ void send_batch(job_parser_actor* self) {
     st.lines.pop_front();
   }
   ++st.in_flight;
-  self->request(need(self, "enqueuer"), caf::infinite, jobs_atom::value, std::move(batch))
-      .then(
-          [=](size_t added) {
-            --self->state.in_flight;
-            self->state.added += added;
-            pump(self);
-          },
-          [=](caf::error& err) { self->quit(err); });  // restarted: enqueues nothing twice
+  with_peer(self, st.enqueuer, [=, batch = std::move(batch)](const caf::actor& enqueuer) mutable {
+    self->request(enqueuer, caf::infinite, jobs_atom::value, std::move(batch))
+        .then(
+            [=](size_t added) {
+              --self->state.in_flight;
+              self->state.added += added;
+              pump(self);
+            },
+            [=](caf::error& err) { self->quit(err); });  // restarted: enqueues nothing twice
+  });
 }
 
 /// The header line: the data set, and the key the records were sealed with.
@@ -114,30 +125,34 @@ void take_header(job_parser_actor* self, const std::string& line) {
   }
   st.dataset = header->dataset_id;
   st.header_seen = true;
-  self->request(need(self, "enqueuer"), caf::infinite, hello_atom::value, st.dataset, st.key_check)
-      .then([=](caf::ok_atom) { pump(self); }, [=](caf::error& err) { self->quit(err); });
+  with_peer(self, st.enqueuer, [=](const caf::actor& enqueuer) {
+    auto& st = self->state;
+    self->request(enqueuer, caf::infinite, hello_atom::value, st.dataset, st.key_check)
+        .then([=](caf::ok_atom) { pump(self); }, [=](caf::error& err) { self->quit(err); });
+  });
   // pump resumes once the run is described
 }
 
 void finish(job_parser_actor* self) {
-  auto& st = self->state;
-  st.finishing = true;
-  auto total = st.next_index;
-  self->request(need(self, "enqueuer"), caf::infinite, done_atom::value, total, st.added)
-      .then(
-          [=](caf::ok_atom) {
-            {
-              const auto& out = self->state.settings->outcome;
-              std::lock_guard<std::mutex> guard{out->mutex};
-              out->enqueued = true;
-            }
-            log::info("job_parser", "every record is enqueued",
-                      {{"run", self->state.settings->run_id},
-                       {"jobs", std::to_string(total)},
-                       {"new", std::to_string(self->state.added)}});
-            self->quit();
-          },
-          [=](caf::error& err) { self->quit(err); });
+  self->state.finishing = true;
+  auto total = self->state.next_index;
+  with_peer(self, self->state.enqueuer, [=](const caf::actor& to) {
+    self->request(to, caf::infinite, done_atom::value, total, self->state.added)
+        .then(
+            [=](caf::ok_atom) {
+              {
+                const auto& out = self->state.settings->outcome;
+                std::lock_guard<std::mutex> guard{out->mutex};
+                out->enqueued = true;
+              }
+              log::info("job_parser", "every record is enqueued",
+                        {{"run", self->state.settings->run_id},
+                         {"jobs", std::to_string(total)},
+                         {"new", std::to_string(self->state.added)}});
+              self->quit();
+            },
+            [=](caf::error& err) { self->quit(err); });
+  });
 }
 
 void on_chunk(job_parser_actor* self, std::string chunk) {
@@ -183,40 +198,52 @@ void pump(job_parser_actor* self) {
 }
 
 void open_data_file(job_parser_actor* self) {
-  const auto& ps = *self->state.settings;
-  self->request(need(self, "fetchblob"), caf::infinite, open_atom::value, ps.inputs_container,
-                ps.data_blob)
-      .then(
-          [=](uint64_t size) {
-            log::info("job_parser", "reading the data file",
-                      {{"blob", self->state.settings->data_blob}, {"bytes", std::to_string(size)}});
-            request_chunk(self);
-          },
-          [=](caf::error& err) {
-            if (is_permanent(err))
-              return fail_run(self,
-                              "data file " + self->state.settings->data_blob + ": " + render(err));
-            self->quit(err);
-          });
+  with_peer(self, self->state.fetcher, [=](const caf::actor& to) {
+    const auto& ps = *self->state.settings;
+    self->request(to, caf::infinite, open_atom::value, ps.inputs_container, ps.data_blob)
+        .then(
+            [=](uint64_t size) {
+              log::info(
+                  "job_parser", "reading the data file",
+                  {{"blob", self->state.settings->data_blob}, {"bytes", std::to_string(size)}});
+              request_chunk(self);
+            },
+            [=](caf::error& err) {
+              if (is_permanent(err))
+                return fail_run(
+                    self, "data file " + self->state.settings->data_blob + ": " + render(err));
+              self->quit(err);
+            });
+  });
 }
 
 void start(job_parser_actor* self) {
-  self->request(need(self, "decryptor"), caf::infinite, material_atom::value, false)
-      .then(
-          [=](const run_material& m) {
-            self->state.key_check = m.key_check;
-            open_data_file(self);
-          },
-          [=](caf::error& err) {
-            if (is_permanent(err)) return fail_run(self, render(err));
-            self->quit(err);
-          });
+  with_peer(self, self->state.decryptor, [=](const caf::actor& to) {
+    self->request(to, caf::infinite, material_atom::value, false)
+        .then(
+            [=](const run_material& m) {
+              self->state.key_check = m.key_check;
+              open_data_file(self);
+            },
+            [=](caf::error& err) {
+              if (is_permanent(err)) return fail_run(self, render(err));
+              self->quit(err);
+            });
+  });
 }
 
 caf::behavior job_parser(job_parser_actor* self, std::shared_ptr<const pipeline_settings> ps) {
   self->state.settings = std::move(ps);
   self->send(self, run_atom::value);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    down_peer({&st.fetcher, &st.decryptor, &st.enqueuer, &st.supervisor}, dm);
+  });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        auto& st = self->state;
+        wire_peers(self, {&st.fetcher, &st.decryptor, &st.enqueuer, &st.supervisor}, name, handle);
+      },
       [=](run_atom) { start(self); },
       [=](quiet_atom) {},
   };
@@ -225,7 +252,7 @@ caf::behavior job_parser(job_parser_actor* self, std::shared_ptr<const pipeline_
 }  // namespace
 
 caf::actor spawn_job_parser(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps) {
-  return register_spawned(sys, "parser", sys.spawn(job_parser, std::move(ps)));
+  return sys.spawn(job_parser, std::move(ps));
 }
 
 }  // namespace pqrt

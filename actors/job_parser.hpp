@@ -17,7 +17,7 @@ namespace pqrt {
 /// Jobs per batch handed to rq_enqueuer.
 constexpr size_t parser_batch = 1000;
 
-/// Spawns a job_parser registered as "parser".
+/// Spawns a job_parser; its peers are wired by its supervisor (actors/peer.hpp).
 caf::actor spawn_job_parser(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps);
 
 }  // namespace pqrt

@@ -10,8 +10,8 @@
 
 #include "actors/metrics_actors.hpp"
 #include "actors/metrics_protocol.hpp"
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "azure/encoding.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
@@ -191,6 +191,7 @@ std::string pqrt_document(transport::rq_store& store, const metrics_window& w,
 struct fetcher_state {
   std::unique_ptr<transport::rq_store> store;
   std::optional<pqrt_totals> previous;
+  peer writer{peer_names::metrics_writer};
   static inline const char* name = "metrics_fetcher";
 };
 
@@ -203,7 +204,11 @@ caf::behavior metrics_fetcher(fetcher_actor* self, std::shared_ptr<const metrics
         *ms->redis, transport::rq_serializer::pickle,
         transport::redis_client_options{std::chrono::seconds{2}, std::chrono::milliseconds{50},
                                         std::chrono::milliseconds{500}});
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.writer.down(dm); });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        self->state.writer.wire(self, name, handle);
+      },
       [=](metrics_atom, const metrics_window& w,
           const std::vector<azure::arm_resource>& resources) -> caf::result<caf::message> {
         // Work items: each VM; each scale set with its instances.
@@ -237,8 +242,9 @@ caf::behavior metrics_fetcher(fetcher_actor* self, std::shared_ptr<const metrics
           docs.push_back(pqrt_document(*self->state.store, w, self->state.previous));
         log::info("metrics_fetcher", "metrics fetched",
                   {{"round", std::to_string(w.round)}, {"documents", std::to_string(docs.size())}});
-        auto writer = find_actor(self->system(), "mwriter");
-        if (!writer) return make_error(errc::unavailable, "no metrics_writer running");
+        // The round is the payload: while the writer restarts it fails, and the next one runs.
+        const auto& writer = self->state.writer.handle();
+        if (!writer) return make_error(errc::unavailable, "metrics_writer is restarting");
         return self->delegate(writer, write_atom::value, w, std::move(docs));
       },
       [=](quiet_atom) {},
@@ -282,8 +288,7 @@ std::string metrics_document(const azure::arm_resource& r, const std::string& st
 
 caf::actor spawn_metrics_fetcher(caf::actor_system& sys,
                                  std::shared_ptr<const metrics_settings> settings) {
-  return register_spawned(sys, "fetcher",
-                          sys.spawn<caf::detached>(metrics_fetcher, std::move(settings)));
+  return sys.spawn<caf::detached>(metrics_fetcher, std::move(settings));
 }
 
 }  // namespace pqrt

@@ -7,7 +7,6 @@
 #include "actors/metrics_actors.hpp"
 #include "actors/metrics_protocol.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 
@@ -93,8 +92,7 @@ caf::behavior metrics_writer(writer_actor* self, std::shared_ptr<const metrics_s
 
 caf::actor spawn_metrics_writer(caf::actor_system& sys,
                                 std::shared_ptr<const metrics_settings> settings) {
-  return register_spawned(sys, "mwriter",
-                          sys.spawn<caf::detached>(metrics_writer, std::move(settings)));
+  return sys.spawn<caf::detached>(metrics_writer, std::move(settings));
 }
 
 }  // namespace pqrt

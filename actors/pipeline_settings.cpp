@@ -2,18 +2,18 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 
 namespace pqrt {
 
-void abort_run(caf::actor_system& sys, const pipeline_settings& ps, const std::string& why) {
+void abort_run(caf::event_based_actor* self, peer& supervisor, const pipeline_settings& ps,
+               const std::string& why) {
   {
     std::lock_guard<std::mutex> guard{ps.outcome->mutex};
     if (ps.outcome->fatal.empty()) ps.outcome->fatal = why;
   }
-  if (auto root = find_actor(sys, "root"))
-    caf::anon_send(root, shutdown_atom::value, caf::timespan{std::chrono::seconds{30}});
+  supervisor.send(self, shutdown_atom::value, caf::timespan{std::chrono::seconds{30}});
 }
 
 }  // namespace pqrt

@@ -58,8 +58,11 @@ struct pipeline_settings {
   std::shared_ptr<run_outcome> outcome = std::make_shared<run_outcome>();
 };
 
-/// Ends the run early: records why and asks the root supervisor (registered as "root") to shut
-/// the tree down. For errors no restart can fix (a wrong key, a malformed data file).
-void abort_run(caf::actor_system& sys, const pipeline_settings& ps, const std::string& why);
+class peer;
+
+/// Ends the run early: records why and asks the supervisor (the caller's `supervisor` peer) to
+/// shut the tree down. For errors no restart can fix (a wrong key, a malformed data file).
+void abort_run(caf::event_based_actor* self, peer& supervisor, const pipeline_settings& ps,
+               const std::string& why);
 
 }  // namespace pqrt

@@ -6,10 +6,19 @@
 /// in flight) and stops when it receives an exit message from its supervisor, handing back or
 /// finishing in-flight work within the grace period.
 ///
+/// Wiring: no actor looks another up. A role file names each child's peers in its child_spec and
+/// the supervisor sends each child `(wire_atom, name, handle)` for them, again after a restart
+/// (actors/peer.hpp); messages for a restarting peer are held, not dropped.
+///
 /// Worker flow (credits, never unbounded mailboxes):
 ///   rq_fetcher --(job_atom, rq_job)--> executor_pool --(run_atom, rq_job)--> executor
 ///   executor_pool --(credit_atom, n)--> rq_fetcher       (one credit per free executor slot)
 ///   executor_pool --(record_atom, job_outcome)--> status_writer   (batched into one round trip)
+///   status_writer --(settled_atom, ids)--> executor_pool --(settled_atom, ids)--> rq_fetcher
+///          once the outcomes are in Redis. Until then the fetcher keeps each job it handed to the
+///          pool, and the pool each outcome it handed on: when the pool ends, the fetcher returns
+///          the pool's jobs to their queues; when a peer on the result path ends, the pool
+///          returns the jobs whose outcomes it held (a job recorded meanwhile is skipped).
 ///   executor_pool --(state_atom, "busy"|"idle")--> heartbeat
 ///   burst: rq_fetcher --drained_atom--> executor_pool --sync_atom--> status_writer,
 ///          then --done_atom--> heartbeat (deregisters) and every actor ends normally.
@@ -18,16 +27,17 @@
 ///   record jobs: an executor asks the decryptor for the run's material (data key, script) once;
 ///   a finished record job goes executor_pool --(seal_atom, pending_result)--> result_encryptor
 ///   --(result_atom, pending_result)--> result_writer, which writes results in batches, then
-///   hands their outcomes (with the result's blob) to status_writer and returns
-///   (written_atom, n) to the pool. The pool holds back credit while too many results are
-///   unwritten, so a slow store slows the fetcher instead of filling memory.
+///   hands their outcomes (with the result's blob) to status_writer, whose settled_atom is the
+///   credit back. The pool holds back credit while too many outcomes are unsettled, so a slow
+///   store slows the fetcher instead of filling memory.
 ///
 /// Scheduler flow:
 ///   job_parser --(open_atom, container, name)--> blob_fetcher, then (next_atom) → one chunk per
 ///   request (empty at the end; the fetcher reads one chunk ahead);
 ///   job_parser --(jobs_atom, specs)--> rq_enqueuer → jobs added (at most two batches in flight);
 ///   run_monitor polls Redis, posts (event_atom, json) to status_writer, and at the end writes the
-///   results manifest and asks the root supervisor to shut down.
+///   results manifest and asks its supervisor peer to shut the tree down. It passes its
+///   blob_fetcher, decryptor and rq_enqueuer peers on to the enqueue passes it starts.
 
 #include <memory>
 #include <string>
@@ -54,6 +64,9 @@ using hard_stop_atom = caf::atom_constant<caf::atom("hardstop")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 /// To a supervisor: the current handle of the child named in the message.
 using which_atom = caf::atom_constant<caf::atom("which")>;
+/// Supervisor → child: `(wire_atom, peer name, handle)`, the current handle of one of its peers
+/// (actors/peer.hpp).
+using wire_atom = caf::atom_constant<caf::atom("wire")>;
 
 // --- worker ----------------------------------------------------------------------------------
 /// A reserved job, fetcher → pool.
@@ -64,6 +77,10 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
 /// A fetcher (re)started and asks for credit.
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
+/// Jobs whose outcomes are recorded in Redis (a `std::vector<std::string>` of ids):
+/// status_writer → executor_pool → rq_fetcher. Until then the sender's upstream keeps each id to
+/// hand it back should a peer on the way end.
+using settled_atom = caf::atom_constant<caf::atom("settled")>;
 /// One outcome to record, pool → status_writer.
 using record_atom = caf::atom_constant<caf::atom("record")>;
 /// status_writer-internal: write what has accumulated.
@@ -100,8 +117,6 @@ using jobs_atom = caf::atom_constant<caf::atom("jobs")>;
 using seal_atom = caf::atom_constant<caf::atom("seal")>;
 /// A sealed result to write, result_encryptor → result_writer.
 using result_atom = caf::atom_constant<caf::atom("result")>;
-/// Results written (or handed on as failures), result_writer → pool (a `size_t`).
-using written_atom = caf::atom_constant<caf::atom("written")>;
 /// A workload event (JSON text) for the workload queue, to status_writer.
 using event_atom = caf::atom_constant<caf::atom("event")>;
 

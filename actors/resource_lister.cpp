@@ -4,8 +4,8 @@
 
 #include "actors/metrics_actors.hpp"
 #include "actors/metrics_protocol.hpp"
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 
@@ -13,9 +13,19 @@ namespace pqrt {
 
 namespace {
 
-caf::behavior resource_lister(caf::event_based_actor* self,
-                              std::shared_ptr<const metrics_settings> ms) {
+struct lister_state {
+  peer fetcher{peer_names::metrics_fetcher};
+  static inline const char* name = "resource_lister";
+};
+
+using lister_actor = caf::stateful_actor<lister_state>;
+
+caf::behavior resource_lister(lister_actor* self, std::shared_ptr<const metrics_settings> ms) {
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.fetcher.down(dm); });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        self->state.fetcher.wire(self, name, handle);
+      },
       [=](round_atom, const metrics_window& w) -> caf::result<caf::message> {
         auto resources = ms->arm->list_resources(ms->subscription, ms->resource_group);
         if (!resources)
@@ -26,8 +36,9 @@ caf::behavior resource_lister(caf::event_based_actor* self,
                   {{"round", std::to_string(w.round)},
                    {"resource_group", ms->resource_group},
                    {"resources", std::to_string(resources->size())}});
-        auto fetcher = find_actor(self->system(), "fetcher");
-        if (!fetcher) return make_error(errc::unavailable, "no metrics_fetcher running");
+        // The round is the payload: while the fetcher restarts it fails, and the next one runs.
+        const auto& fetcher = self->state.fetcher.handle();
+        if (!fetcher) return make_error(errc::unavailable, "metrics_fetcher is restarting");
         return self->delegate(fetcher, metrics_atom::value, w, std::move(*resources));
       },
       [=](quiet_atom) {},
@@ -38,8 +49,7 @@ caf::behavior resource_lister(caf::event_based_actor* self,
 
 caf::actor spawn_resource_lister(caf::actor_system& sys,
                                  std::shared_ptr<const metrics_settings> settings) {
-  return register_spawned(sys, "lister",
-                          sys.spawn<caf::detached>(resource_lister, std::move(settings)));
+  return sys.spawn<caf::detached>(resource_lister, std::move(settings));
 }
 
 }  // namespace pqrt

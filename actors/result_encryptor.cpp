@@ -6,8 +6,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "crypto/record_cipher.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/jobs/record_job.hpp"
@@ -18,6 +18,8 @@ namespace {
 
 struct result_encryptor_state {
   std::map<std::string, crypto::record_cipher> ciphers;  // by key check
+  peer writer{peer_names::result_writer};
+  peer status{peer_names::status_writer};
   static inline const char* name = "result_encryptor";
 };
 
@@ -32,7 +34,13 @@ caf::expected<std::string> seal(result_encryptor_actor* self, const pending_resu
 }
 
 caf::behavior result_encryptor(result_encryptor_actor* self) {
+  self->set_down_handler([=](caf::down_msg& dm) {
+    down_peer({&self->state.writer, &self->state.status}, dm);
+  });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        wire_peers(self, {&self->state.writer, &self->state.status}, name, handle);
+      },
       [=](seal_atom, pending_result& r) {
         auto sealed = seal(self, r);
         OPENSSL_cleanse(r.plaintext.data(), r.plaintext.size());
@@ -40,18 +48,14 @@ caf::behavior result_encryptor(result_encryptor_actor* self) {
         r.key.reset();
         if (sealed) {
           r.sealed = std::move(*sealed);
-          if (auto writer = find_actor(self->system(), "reswriter")) {
-            self->send(writer, result_atom::value, std::move(r));
-            return;
-          }
-          sealed = make_error(errc::unavailable, "no result_writer running");
+          // Refused only when far too much is held for a restarting writer: the pool hands the
+          // job back when that writer's end reaches it.
+          self->state.writer.send(self, result_atom::value, std::move(r));
+          return;
         }
         r.outcome.ok = false;
         r.outcome.error_text = "pqrt: sealing the result failed: " + render(sealed.error());
-        if (auto writer = find_actor(self->system(), "writer"))
-          self->send(writer, record_atom::value, std::move(r.outcome));
-        if (auto pool = find_actor(self->system(), "pool"))
-          self->send(pool, written_atom::value, size_t{1});
+        self->state.status.send(self, record_atom::value, std::move(r.outcome));
       },
       [=](quiet_atom) {},
   };
@@ -60,7 +64,7 @@ caf::behavior result_encryptor(result_encryptor_actor* self) {
 }  // namespace
 
 caf::actor spawn_result_encryptor(caf::actor_system& sys) {
-  return register_spawned(sys, "encryptor", sys.spawn(result_encryptor));
+  return sys.spawn(result_encryptor);
 }
 
 }  // namespace pqrt

@@ -11,7 +11,7 @@
 
 namespace pqrt {
 
-/// Spawns a result_encryptor registered as "encryptor".
+/// Spawns a result_encryptor; its peers are wired by its supervisor (actors/peer.hpp).
 caf::actor spawn_result_encryptor(caf::actor_system& sys);
 
 }  // namespace pqrt

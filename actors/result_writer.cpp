@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <map>
-#include <random>
 #include <thread>
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
+#include "crypto/random.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/metrics_registry.hpp"
@@ -35,17 +35,11 @@ struct result_writer_state {
   uint64_t seq = 0;
   std::map<std::string, batch> batches;  // by run
   bool flush_scheduled = false;
+  peer status{peer_names::status_writer};
   static inline const char* name = "result_writer";
 };
 
 using result_writer_actor = caf::stateful_actor<result_writer_state>;
-
-std::string random_hex() {
-  std::random_device rd;
-  char buf[9];
-  std::snprintf(buf, sizeof(buf), "%08x", rd());
-  return buf;
-}
 
 caf::error write_batch(result_writer_actor* self, const std::string& run, batch& b) {
   auto& st = self->state;
@@ -85,10 +79,7 @@ caf::error write_batch(result_writer_actor* self, const std::string& run, batch&
     r.outcome.result_bytes = body.size();  // the scheduler checks the blob against it
     outcomes.push_back(std::move(r.outcome));
   }
-  auto n = outcomes.size();
-  if (auto writer = find_actor(self->system(), "writer"))
-    self->send(writer, record_atom::value, std::move(outcomes));
-  if (auto pool = find_actor(self->system(), "pool")) self->send(pool, written_atom::value, n);
+  st.status.send(self, record_atom::value, std::move(outcomes));
   b = batch{};
   return caf::none;
 }
@@ -113,7 +104,7 @@ caf::behavior result_writer(result_writer_actor* self, worker_settings ws,
   auto& st = self->state;
   st.ws = std::move(ws);
   st.settings = std::move(ps);
-  st.instance = random_hex();
+  st.instance = crypto::random_name(8);
   self->set_exit_handler([=](caf::exit_msg& em) {
     auto delay = std::chrono::milliseconds{200};
     for (int attempt = 0; attempt < 10 && !write_all(self); ++attempt) {
@@ -122,7 +113,11 @@ caf::behavior result_writer(result_writer_actor* self, worker_settings ws,
     }
     self->quit(em.reason);
   });
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.status.down(dm); });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        self->state.status.wire(self, name, handle);
+      },
       [=](result_atom, pending_result& r) {
         auto& st = self->state;
         auto& b = st.batches[r.run_id];
@@ -155,8 +150,7 @@ caf::behavior result_writer(result_writer_actor* self, worker_settings ws,
 
 caf::actor spawn_result_writer(caf::actor_system& sys, const worker_settings& ws,
                                std::shared_ptr<const pipeline_settings> ps) {
-  return register_spawned(sys, "reswriter",
-                          sys.spawn<caf::detached>(result_writer, ws, std::move(ps)));
+  return sys.spawn<caf::detached>(result_writer, ws, std::move(ps));
 }
 
 }  // namespace pqrt

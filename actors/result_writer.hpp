@@ -10,9 +10,9 @@
 /// blobs; its status record names one, and the manifest and `pqrt results` use only that one.
 ///
 /// In: `result_atom, pending_result`; `flush_atom`; `quiet_atom`. Out: `record_atom,
-/// std::vector<job_outcome>` to status_writer, `written_atom, n` to the pool. On exit it writes
-/// what it holds (retrying); what it cannot write stays unrecorded and goes back to the queue with
-/// the worker's reserved jobs.
+/// std::vector<job_outcome>` to status_writer (whose settled_atom reaches the pool). On exit it
+/// writes what it holds (retrying); what it cannot write stays unrecorded and goes back to the
+/// queue with the worker's reserved jobs.
 
 #include <caf/fwd.hpp>
 
@@ -21,7 +21,8 @@
 
 namespace pqrt {
 
-/// Spawns a result_writer (detached: storage calls block) registered as "reswriter".
+/// Spawns a result_writer (detached: storage calls block); its peers are wired by its supervisor
+/// (actors/peer.hpp).
 caf::actor spawn_result_writer(caf::actor_system& sys, const worker_settings& ws,
                                std::shared_ptr<const pipeline_settings> ps);
 

@@ -2,8 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/metrics_registry.hpp"
@@ -16,6 +16,7 @@ namespace {
 struct rq_enqueuer_state {
   std::shared_ptr<const pipeline_settings> settings;
   std::unique_ptr<transport::rq_store> store;
+  peer writer{peer_names::status_writer};
   static inline const char* name = "rq_enqueuer";
 };
 
@@ -27,7 +28,11 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
   st.settings = std::move(ps);
   st.store = std::make_unique<transport::rq_store>(
       ws.redis, ws.serializer, transport::redis_client_options{ws.redis_give_up});
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.writer.down(dm); });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        self->state.writer.wire(self, name, handle);
+      },
       [=](hello_atom, const std::string& dataset,
           const std::string& key_check) -> caf::result<caf::ok_atom> {
         auto& st = self->state;
@@ -68,13 +73,10 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
         if (info->count("state") == 0 || info->at("state") == "enqueuing")
           fields.emplace_back("state", "running");
         if (auto err = st.store->set_run_info(st.settings->run_id, fields)) return err;
-        if (auto writer = find_actor(self->system(), "writer")) {
-          auto json = std::string{"{\"event\":\"jobs_queued\",\"run\":\""} + st.settings->run_id +
-                      "\",\"total\":" + std::to_string(total) +
-                      ",\"new\":" + std::to_string(added) + ",\"at\":\"" + transport::rq_now() +
-                      "\"}";
-          self->send(writer, event_atom::value, std::move(json));
-        }
+        auto json = std::string{"{\"event\":\"jobs_queued\",\"run\":\""} + st.settings->run_id +
+                    "\",\"total\":" + std::to_string(total) + ",\"new\":" + std::to_string(added) +
+                    ",\"at\":\"" + transport::rq_now() + "\"}";
+        st.writer.send(self, event_atom::value, std::move(json));
         return caf::ok_atom::value;
       },
       [=](quiet_atom) {},
@@ -85,8 +87,7 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
 
 caf::actor spawn_rq_enqueuer(caf::actor_system& sys, const worker_settings& ws,
                              std::shared_ptr<const pipeline_settings> ps) {
-  return register_spawned(sys, "enqueuer",
-                          sys.spawn<caf::detached>(rq_enqueuer, ws, std::move(ps)));
+  return sys.spawn<caf::detached>(rq_enqueuer, ws, std::move(ps));
 }
 
 }  // namespace pqrt

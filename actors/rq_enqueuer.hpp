@@ -17,7 +17,8 @@
 
 namespace pqrt {
 
-/// Spawns an rq_enqueuer (detached: Redis calls block) registered as "enqueuer".
+/// Spawns an rq_enqueuer (detached: Redis calls block); its peers are wired by its supervisor
+/// (actors/peer.hpp).
 caf::actor spawn_rq_enqueuer(caf::actor_system& sys, const worker_settings& ws,
                              std::shared_ptr<const pipeline_settings> ps);
 

@@ -1,9 +1,11 @@
 #include "actors/rq_fetcher.hpp"
 
+#include <set>
+
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 
@@ -20,6 +22,12 @@ constexpr auto error_pause = std::chrono::milliseconds{500};
 struct fetcher_state {
   std::unique_ptr<transport::rq_store> store;
   worker_settings settings;
+  peer pool{peer_names::executor_pool};
+  /// Jobs handed to the pool whose outcome is not recorded yet: what goes back to Redis when the
+  /// pool ends without settling them.
+  std::set<std::string> handed;
+  /// Jobs to give back to their queues (the pool ended); retried while Redis is away.
+  std::vector<std::string> to_release;
   size_t credits = 0;
   bool polling = false;
   bool quiet = false;
@@ -30,10 +38,44 @@ struct fetcher_state {
 using fetcher_actor = caf::stateful_actor<fetcher_state>;
 
 void hand_over(fetcher_actor* self, std::vector<transport::rq_job>& jobs) {
-  auto pool = find_actor(self->system(), "pool");
-  for (auto& job : jobs)
-    self->send(pool, job_atom::value, std::move(job));
-  self->state.credits -= jobs.size();
+  auto& st = self->state;
+  for (auto& job : jobs) {
+    auto id = job.id;
+    if (st.pool.send(self, job_atom::value, std::move(job)))
+      st.handed.insert(std::move(id));
+    else
+      st.to_release.push_back(std::move(id));
+  }
+  st.credits -= std::min(st.credits, jobs.size());
+}
+
+/// Gives back what the pool held when it ended: each job that is still this worker's goes to the
+/// front of its queue, not counted as an attempt (one whose outcome was recorded meanwhile is
+/// skipped). False while Redis is away (the next poll tries again).
+bool release_pending(fetcher_actor* self) {
+  auto& st = self->state;
+  if (st.to_release.empty()) return true;
+  auto n = st.store->release(st.settings.identity, st.to_release);
+  if (!n) {
+    log::warn("rq_fetcher", "handing back the jobs of an ended pool failed; retrying",
+              {{"jobs", std::to_string(st.to_release.size())}, {"error", render(n.error())}});
+    return false;
+  }
+  log::info("rq_fetcher", "handed back the jobs an ended pool held",
+            {{"jobs", std::to_string(st.to_release.size())}, {"returned", std::to_string(*n)}});
+  st.to_release.clear();
+  return true;
+}
+
+void on_pool_down(fetcher_actor* self, const caf::error& reason) {
+  auto& st = self->state;
+  log::warn("rq_fetcher", "executor_pool ended; its jobs go back to their queues",
+            {{"jobs", std::to_string(st.handed.size())},
+             {"reason", reason ? render(reason) : std::string{"normal"}}});
+  st.to_release.insert(st.to_release.end(), st.handed.begin(), st.handed.end());
+  st.handed.clear();
+  st.credits = 0;  // the ended pool's credit is void; its successor grants its own
+  release_pending(self);
 }
 
 /// Blocks up to `idle_wait` for one job on the first queue.
@@ -68,7 +110,7 @@ bool reclaim(fetcher_actor* self) {
 
 void poll(fetcher_actor* self) {
   auto& st = self->state;
-  if (st.reclaim_needed && !reclaim(self)) {
+  if ((st.reclaim_needed && !reclaim(self)) || !release_pending(self)) {
     self->delayed_send(self, error_pause, poll_atom::value);
     return;
   }
@@ -90,8 +132,13 @@ void poll(fetcher_actor* self) {
     self->send(self, poll_atom::value);
   } else if (st.settings.burst) {
     log::info("rq_fetcher", "queues empty, burst done");
-    self->send(find_actor(self->system(), "pool"), drained_atom::value);
-    self->quit();
+    st.quiet = true;
+    st.polling = false;
+    // Ends once the pool has it (held while the pool restarts).
+    st.pool.with(self, [=](const caf::actor& pool) {
+      self->send(pool, drained_atom::value);
+      self->quit();
+    });
   } else {
     wait_for_job(self);
   }
@@ -110,11 +157,27 @@ caf::behavior rq_fetcher(fetcher_actor* self, worker_settings settings) {
   auto& st = self->state;
   st.settings = settings;
   st.store = std::make_unique<transport::rq_store>(settings.redis, settings.serializer);
-  self->request(find_actor(self->system(), "pool"), caf::infinite, hello_atom::value)
-      .then([=](size_t credits) { add_credits(self, credits); },
-            [=](caf::error& err) { self->quit(err); });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (self->state.pool.down(dm)) on_pool_down(self, dm.reason);
+  });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        if (!self->state.pool.wire(self, name, handle) || !handle) return;
+        // A (new) pool: it grants its free executors and names the jobs it already holds (handed
+        // over by this fetcher's predecessor), so they are handed back should it end.
+        self->request(handle, caf::infinite, hello_atom::value)
+            .then(
+                [=](size_t credits, std::vector<std::string>& held) {
+                  self->state.handed.insert(held.begin(), held.end());
+                  add_credits(self, credits);
+                },
+                [=](caf::error&) {});  // it ended meanwhile: its down message says so
+      },
       [=](credit_atom, size_t n) { add_credits(self, n); },
+      [=](settled_atom, const std::vector<std::string>& ids) {
+        for (const auto& id : ids)
+          self->state.handed.erase(id);
+      },
       [=](poll_atom) { poll(self); },
       [=](quiet_atom) { self->state.quiet = true; },
   };
@@ -123,7 +186,7 @@ caf::behavior rq_fetcher(fetcher_actor* self, worker_settings settings) {
 }  // namespace
 
 caf::actor spawn_rq_fetcher(caf::actor_system& sys, const worker_settings& settings) {
-  return register_spawned(sys, "fetcher", sys.spawn<caf::detached>(rq_fetcher, settings));
+  return sys.spawn<caf::detached>(rq_fetcher, settings);
 }
 
 }  // namespace pqrt

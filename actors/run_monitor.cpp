@@ -6,8 +6,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "actors/run_results.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
@@ -42,6 +42,12 @@ struct run_monitor_state {
   int64_t rate_done = 0;
   double rate = 0;  // jobs per second, smoothed
   bool finishing = false;
+  peer writer{peer_names::status_writer};
+  peer supervisor{peer_names::supervisor};
+  // The peers of an enqueue pass, passed on to it (and again when one is re-wired).
+  peer blob_fetcher{peer_names::blob_fetcher};
+  peer decryptor{peer_names::decryptor};
+  peer enqueuer{peer_names::rq_enqueuer};
   static inline const char* name = "run_monitor";
 };
 
@@ -57,8 +63,7 @@ std::string eta_text(double secs) {
 }
 
 void event(run_monitor_actor* self, const std::string& json) {
-  if (auto writer = find_actor(self->system(), "writer"))
-    self->send(writer, event_atom::value, json);
+  self->state.writer.send(self, event_atom::value, json);
 }
 
 struct progress {
@@ -161,6 +166,8 @@ void run_pass(run_monitor_actor* self) {
   st.pass_wanted = true;
   st.pass = st.start_pass(self->system());
   self->monitor(st.pass);
+  for (auto* p : {&st.blob_fetcher, &st.decryptor, &st.enqueuer, &st.supervisor})
+    if (p->wired()) self->send(st.pass, wire_atom::value, std::string{p->name()}, p->handle());
   self->attach_functor([pass = st.pass.address()](const caf::error&) {
     caf::anon_send_exit(pass, caf::exit_reason::user_shutdown);
   });
@@ -252,14 +259,13 @@ void finish_run(run_monitor_actor* self, const progress& p) {
              {"manifest", result.manifest}});
   // Let status_writer post the last events, then end the tree.
   auto done = [=] {
-    if (auto root = find_actor(self->system(), "root"))
-      self->send(root, shutdown_atom::value, caf::timespan{std::chrono::seconds{30}});
+    self->state.supervisor.send(self, shutdown_atom::value,
+                                caf::timespan{std::chrono::seconds{30}});
   };
-  if (auto writer = find_actor(self->system(), "writer"))
+  self->state.writer.with(self, [=](const caf::actor& writer) {
     self->request(writer, std::chrono::seconds{30}, sync_atom::value)
         .then([=](caf::ok_atom) { done(); }, [=](caf::error&) { done(); });
-  else
-    done();
+  });
 }
 
 /// The run's progress as gauges (labelled with the run id).
@@ -318,13 +324,26 @@ caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,
     std::lock_guard<std::mutex> guard{st.settings->outcome->mutex};
     st.enqueued_at_start = st.settings->outcome->enqueued;
   }
-  self->set_down_handler([=](caf::down_msg& dm) { pass_ended(self, dm); });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (!down_peer({&st.writer, &st.supervisor, &st.blob_fetcher, &st.decryptor, &st.enqueuer}, dm))
+      pass_ended(self, dm);
+  });
   st.store = std::make_unique<transport::rq_store>(
       ws.redis, ws.serializer, transport::redis_client_options{ws.redis_give_up});
   event(self, "{\"event\":\"scheduler_start\",\"run\":\"" + st.settings->run_id + "\",\"at\":\"" +
                   transport::rq_now() + "\"}");
   self->send(self, tick_atom::value);
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        auto& st = self->state;
+        if (!wire_peers(self,
+                        {&st.writer, &st.supervisor, &st.blob_fetcher, &st.decryptor, &st.enqueuer},
+                        name, handle))
+          return;
+        if (st.pass && name != peer_names::status_writer)
+          self->send(st.pass, wire_atom::value, name, handle);
+      },
       [=](tick_atom) { tick(self); },
       [=](run_atom) { run_pass(self); },  // again, after a pass failed
       [=](quiet_atom) {},
@@ -335,8 +354,7 @@ caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,
 
 caf::actor spawn_run_monitor(caf::actor_system& sys, const worker_settings& ws,
                              std::shared_ptr<const pipeline_settings> ps, run_monitor_pass pass) {
-  return register_spawned(
-      sys, "monitor", sys.spawn<caf::detached>(run_monitor, ws, std::move(ps), std::move(pass)));
+  return sys.spawn<caf::detached>(run_monitor, ws, std::move(ps), std::move(pass));
 }
 
 }  // namespace pqrt

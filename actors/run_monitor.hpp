@@ -35,7 +35,8 @@ namespace pqrt {
 /// and returns its actor, which ends normally once every record is enqueued.
 using run_monitor_pass = std::function<caf::actor(caf::actor_system&)>;
 
-/// Spawns a run_monitor (detached: Redis and storage calls block) registered as "monitor".
+/// Spawns a run_monitor (detached: Redis and storage calls block); its peers are wired by its
+/// supervisor (actors/peer.hpp).
 caf::actor spawn_run_monitor(caf::actor_system& sys, const worker_settings& ws,
                              std::shared_ptr<const pipeline_settings> ps, run_monitor_pass pass);
 

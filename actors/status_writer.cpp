@@ -4,8 +4,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "transport/rq_time.hpp"
@@ -29,6 +29,7 @@ struct queue_message_out {
 struct status_writer_state {
   std::unique_ptr<transport::rq_store> store;
   worker_settings settings;
+  peer pool{peer_names::executor_pool};  // told which outcomes are recorded (worker trees)
   std::vector<transport::job_outcome> pending;
   std::vector<std::string> events;
   std::deque<queue_message_out> messages;  // to post
@@ -137,7 +138,12 @@ bool write_pending(status_writer_actor* self) {
       return false;
     }
     queue_status_records(self, st.pending, states);
+    std::vector<std::string> ids;
+    ids.reserve(st.pending.size());
+    for (const auto& o : st.pending)
+      ids.push_back(o.id);
     st.pending.clear();
+    st.pool.send(self, settled_atom::value, std::move(ids));
   }
   post_messages(self);  // informative: never holds up the Redis bookkeeping
   return true;
@@ -178,7 +184,11 @@ caf::behavior status_writer(status_writer_actor* self, worker_settings settings)
       std::this_thread::sleep_for(retry_delay);
     self->quit(em.reason);
   });
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.pool.down(dm); });
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        self->state.pool.wire(self, name, handle);
+      },
       [=](record_atom, transport::job_outcome& outcome) {
         self->state.pending.push_back(std::move(outcome));
         schedule_flush(self);
@@ -213,7 +223,7 @@ caf::behavior status_writer(status_writer_actor* self, worker_settings settings)
 }  // namespace
 
 caf::actor spawn_status_writer(caf::actor_system& sys, const worker_settings& settings) {
-  return register_spawned(sys, "writer", sys.spawn<caf::detached>(status_writer, settings));
+  return sys.spawn<caf::detached>(status_writer, settings);
 }
 
 }  // namespace pqrt

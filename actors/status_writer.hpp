@@ -22,7 +22,8 @@
 
 namespace pqrt {
 
-/// Spawns a status_writer (a detached actor: Redis calls block) registered as "writer".
+/// Spawns a status_writer (a detached actor: Redis calls block); its peers are wired by its
+/// supervisor (actors/peer.hpp).
 caf::actor spawn_status_writer(caf::actor_system& sys, const worker_settings& settings);
 
 }  // namespace pqrt

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <random>
+#include <vector>
 
 #include <openssl/rand.h>
 
@@ -19,6 +21,23 @@ caf::error random_bytes(uint8_t* out, size_t size) {
     size -= piece;
   }
   return caf::none;
+}
+
+std::string random_name(size_t digits) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::vector<uint8_t> bytes((digits + 1) / 2);
+  if (random_bytes(bytes.data(), bytes.size())) {
+    std::random_device rd;
+    for (auto& b : bytes)
+      b = static_cast<uint8_t>(rd());
+  }
+  std::string out;
+  out.reserve(digits);
+  for (size_t i = 0; i < digits; ++i) {
+    auto b = bytes[i / 2];
+    out += hex[i % 2 == 0 ? b >> 4 : b & 0xf];
+  }
+  return out;
 }
 
 }  // namespace pqrt::crypto

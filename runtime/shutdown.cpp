@@ -1,7 +1,5 @@
 #include "runtime/shutdown.hpp"
 
-#include "actors/registry.hpp"
-
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -74,9 +72,8 @@ void signal_watcher::run() {
 int run_tree(caf::actor_system& sys, const std::string& role, std::vector<child_spec> children,
              restart_budget budget, caf::timespan grace,
              const std::function<void(const caf::actor&)>& on_start) {
-  // Registered as "root": an actor that ends the role's work (a finished run) shuts it down.
-  auto root =
-      register_spawned(sys, "root", spawn_supervisor(sys, role, std::move(children), budget));
+  // An actor that ends the role's work (a finished run) has it wired as its `supervisor` peer.
+  auto root = spawn_supervisor(sys, role, std::move(children), budget);
   caf::error reason;
   int signals = 0;
   int last_signal = 0;

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <stdexcept>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
@@ -87,6 +89,28 @@ bool take_restart(supervisor_actor* self) {
 
 void on_child_failed(supervisor_actor* self, size_t idx, const caf::error& reason);
 
+/// Hands child `idx` the handles of its running peers, and its own handle to every running child
+/// that names it as a peer.
+void wire(supervisor_actor* self, size_t idx) {
+  auto& st = self->state;
+  auto& running = *st.running;
+  auto& child = running[idx];
+  auto handle_of = [&](const std::string& name) -> caf::actor {
+    if (name == peer_names::supervisor) return caf::actor_cast<caf::actor>(self);
+    for (size_t i = 0; i < st.specs.size(); ++i)
+      if (st.specs[i].name == name) return running[i];
+    return {};
+  };
+  for (const auto& name : st.specs[idx].peers)
+    if (auto peer = handle_of(name)) self->send(child, wire_atom::value, name, peer);
+  for (size_t i = 0; i < st.specs.size(); ++i) {
+    if (i == idx || !running[i]) continue;
+    const auto& wanted = st.specs[i].peers;
+    if (std::find(wanted.begin(), wanted.end(), st.specs[idx].name) != wanted.end())
+      self->send(running[i], wire_atom::value, st.specs[idx].name, child);
+  }
+}
+
 /// Starts child `idx`; a start that throws counts as a failure of that child.
 void start_child(supervisor_actor* self, size_t idx) {
   auto& spec = self->state.specs[idx];
@@ -101,6 +125,7 @@ void start_child(supervisor_actor* self, size_t idx) {
   self->monitor(child);
   (*self->state.running)[idx] = child;
   log::debug(self->state.label, "child started", {{"child", spec.name}});
+  wire(self, idx);
 }
 
 void on_child_failed(supervisor_actor* self, size_t idx, const caf::error& reason) {
@@ -214,6 +239,15 @@ caf::behavior supervisor(supervisor_actor* self, std::string label,
 
 caf::actor spawn_supervisor(caf::actor_system& sys, std::string name,
                             std::vector<child_spec> children, restart_budget budget) {
+  // Peers must name children of this tree: a typo would leave a child waiting for it forever.
+  for (const auto& spec : children)
+    for (const auto& name : spec.peers) {
+      auto known = name == peer_names::supervisor ||
+                   std::any_of(children.begin(), children.end(),
+                               [&](const child_spec& other) { return other.name == name; });
+      if (!known)
+        throw std::logic_error("child '" + spec.name + "' names an unknown peer '" + name + "'");
+    }
   return sys.spawn(supervisor, std::move(name), std::move(children), budget);
 }
 

@@ -10,8 +10,11 @@
 /// supervisor ends with `errc::timeout`. `hard_stop_atom` kills every child at once. A clean
 /// shutdown ends the supervisor normally.
 ///
+/// Wiring: see `child_spec::peers`. A child that ends is unwired at its peers' side by their own
+/// monitor (actors/peer.hpp), and re-wired when its successor starts.
+///
 /// Messages in: `shutdown_atom, caf::timespan`; `hard_stop_atom`; `which_atom, std::string` →
-/// `caf::actor` (the child's current handle; a restarted child has a new one).
+/// `caf::actor` (the child's current handle, for tests and tools; actors get theirs wired).
 
 #include <chrono>
 #include <functional>
@@ -30,11 +33,15 @@ enum class restart_policy {
   temporary,  ///< never
 };
 
-/// How to start one child. `start` spawns it (the supervisor monitors it).
+/// How to start one child. `start` spawns it (the supervisor monitors it). `peers` names the
+/// siblings it sends to (their `name`s; `peer_names::supervisor` is the supervisor itself): the
+/// supervisor sends the child `(wire_atom, name, handle)` for each of them as soon as both run,
+/// and again whenever it restarts one of them (actors/peer.hpp).
 struct child_spec {
   std::string name;
   restart_policy policy = restart_policy::permanent;
   std::function<caf::actor(caf::actor_system&)> start;
+  std::vector<std::string> peers = {};
 };
 
 /// The restart budget: more than `max_restarts` restarts inside `window` escalate.

@@ -61,15 +61,10 @@ int run_local(const config::settings& given, const role_options& opt, caf::times
              {"concurrency", std::to_string(ws->concurrency)}});
   int code = exit_ok;
   {
-    caf::actor_system_config sys_cfg;
-    sys_cfg.set("scheduler.policy", caf::atom("sharing"));
-    caf::actor_system sys{sys_cfg};
     auto tree = worker_children(*ws);
     for (auto& child : scheduler_children(*ws, *ps, false))
       tree.push_back(std::move(child));
-    restart_budget budget{static_cast<size_t>(cfg.restart_max),
-                          std::chrono::seconds{cfg.restart_window_sec}};
-    code = run_outcome_exit(**ps, run_tree(sys, "local", std::move(tree), budget, grace));
+    code = run_outcome_exit(**ps, run_role_tree(cfg, "local", std::move(tree), grace));
   }
   const auto& out = *(*ps)->outcome;
   if (out.complete) {

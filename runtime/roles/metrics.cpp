@@ -9,8 +9,8 @@
 
 #include "actors/metrics_actors.hpp"
 #include "actors/metrics_protocol.hpp"
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "actors/registry.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/roles/roles.hpp"
@@ -33,6 +33,8 @@ struct metrics_outcome {
 struct clock_state {
   uint64_t round = 0;
   bool busy = false;
+  peer lister{peer_names::resource_lister};
+  peer supervisor{peer_names::supervisor};
   static inline const char* name = "metrics_clock";
 };
 
@@ -54,15 +56,19 @@ metrics_window window_for(uint64_t round, caf::timespan interval) {
   return {round, end - minutes * minute, end};
 }
 
-void stop_tree(caf::actor_system& sys) {
-  if (auto root = find_actor(sys, "root"))
-    caf::anon_send(root, shutdown_atom::value, caf::timespan{std::chrono::seconds{30}});
-}
-
 caf::behavior metrics_clock(clock_actor* self, std::shared_ptr<metrics_outcome> outcome,
                             std::string resource_group, bool once, caf::timespan interval) {
-  self->send(self, tick_clock_atom::value);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    down_peer({&self->state.lister, &self->state.supervisor}, dm);
+  });
+  // The first round starts once the lister is wired.
   return {
+      [=](wire_atom, const std::string& name, const caf::actor& handle) {
+        auto& st = self->state;
+        if (wire_peers(self, {&st.lister, &st.supervisor}, name, handle) && st.round == 0 &&
+            st.lister.wired() && st.supervisor.wired() && !st.busy)
+          self->send(self, tick_clock_atom::value);
+      },
       [=](tick_clock_atom) {
         auto& st = self->state;
         if (st.busy) return;
@@ -71,14 +77,18 @@ caf::behavior metrics_clock(clock_actor* self, std::shared_ptr<metrics_outcome> 
         auto w = window_for(++st.round, interval);
         auto next = [=] {
           self->state.busy = false;
-          if (once) return stop_tree(self->system());
+          if (once) {
+            self->state.supervisor.send(self, shutdown_atom::value,
+                                        caf::timespan{std::chrono::seconds{30}});
+            return;
+          }
           auto spent = std::chrono::steady_clock::now() - started;
           auto wait = interval > spent ? interval - spent : caf::timespan{0};
           self->delayed_send(self, wait, tick_clock_atom::value);
         };
-        auto lister = find_actor(self->system(), "lister");
+        const auto& lister = self->state.lister.handle();
         if (!lister) {
-          log::warn("metrics", "no resource_lister running; round skipped");
+          log::warn("metrics", "resource_lister is restarting; round skipped");
           return next();
         }
         self->request(lister, caf::infinite, round_atom::value, w)
@@ -145,22 +155,24 @@ int run_metrics(const config::settings& cfg, const role_options& opt, caf::times
               std::to_string(
                   std::chrono::duration_cast<std::chrono::milliseconds>(opt.interval).count())},
              {"output", opt.out.empty() ? "queue " + cfg.metrics_queue_name : opt.out}});
-  caf::actor_system_config sys_cfg;
-  caf::actor_system sys{sys_cfg};
   std::vector<child_spec> children{
       {"metrics_writer", restart_policy::permanent,
        [settings](caf::actor_system& s) { return spawn_metrics_writer(s, settings); }},
-      {"metrics_fetcher", restart_policy::permanent,
-       [settings](caf::actor_system& s) { return spawn_metrics_fetcher(s, settings); }},
-      {"resource_lister", restart_policy::permanent,
-       [settings](caf::actor_system& s) { return spawn_resource_lister(s, settings); }},
-      {"metrics_clock", restart_policy::transient,
+      {"metrics_fetcher",
+       restart_policy::permanent,
+       [settings](caf::actor_system& s) { return spawn_metrics_fetcher(s, settings); },
+       {peer_names::metrics_writer}},
+      {"resource_lister",
+       restart_policy::permanent,
+       [settings](caf::actor_system& s) { return spawn_resource_lister(s, settings); },
+       {peer_names::metrics_fetcher}},
+      {"metrics_clock",
+       restart_policy::transient,
        [outcome, rg = cfg.metrics_vm_resource_group, once = opt.once, interval = opt.interval](
-           caf::actor_system& s) { return s.spawn(metrics_clock, outcome, rg, once, interval); }},
+           caf::actor_system& s) { return s.spawn(metrics_clock, outcome, rg, once, interval); },
+       {peer_names::resource_lister, peer_names::supervisor}},
   };
-  restart_budget budget{static_cast<size_t>(cfg.restart_max),
-                        std::chrono::seconds{cfg.restart_window_sec}};
-  auto code = run_tree(sys, "metrics", std::move(children), budget, grace);
+  auto code = run_role_tree(cfg, "metrics", std::move(children), grace);
   std::lock_guard<std::mutex> guard{outcome->mutex};
   if (code == exit_ok && !outcome->error.empty()) {
     log::error("metrics", outcome->error);

@@ -4,21 +4,12 @@
 #include <unistd.h>
 
 #include <ctime>
-#include <random>
 #include <thread>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "actors/blob_fetcher.hpp"
-#include "actors/command_listener.hpp"
-#include "actors/decryptor.hpp"
-#include "actors/executor_pool.hpp"
-#include "actors/heartbeat.hpp"
-#include "actors/result_encryptor.hpp"
-#include "actors/result_writer.hpp"
-#include "actors/rq_fetcher.hpp"
-#include "actors/status_writer.hpp"
+#include "crypto/random.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/jobs/record_job.hpp"
@@ -26,13 +17,6 @@
 namespace pqrt {
 
 namespace {
-
-std::string hex32() {
-  std::random_device rd;
-  char buf[9];
-  std::snprintf(buf, sizeof(buf), "%08x", rd());
-  return buf;
-}
 
 std::string host_name() {
   char host[256] = "host";
@@ -73,7 +57,7 @@ std::string make_run_id() {
   gmtime_r(&now, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-  return std::string{"run-"} + stamp + "-" + hex32().substr(0, 6);
+  return std::string{"run-"} + stamp + "-" + crypto::random_name(6);
 }
 
 caf::expected<std::shared_ptr<pipeline_settings>> make_pipeline(const config::settings& cfg,
@@ -121,7 +105,8 @@ caf::expected<worker_settings> make_worker_settings(const config::settings& cfg,
   s.serializer =
       cfg.serializer == "json" ? transport::rq_serializer::json : transport::rq_serializer::pickle;
   auto host = host_name();
-  s.identity.name = "pqrt." + host + "." + std::to_string(::getpid()) + "." + hex32();
+  s.identity.name =
+      "pqrt." + host + "." + std::to_string(::getpid()) + "." + crypto::random_name(8);
   s.identity.queues = split_queues(opt.queues.empty() ? cfg.queue_name : opt.queues);
   if (s.identity.queues.empty())
     return make_error(errc::invalid_argument, "--queues: no queue named");
@@ -155,33 +140,6 @@ bool register_worker_now(const worker_settings& s) {
              {"redis", s.redis.describe()},
              {"concurrency", std::to_string(s.concurrency)}});
   return true;
-}
-
-std::vector<child_spec> worker_children(const worker_settings& s) {
-  auto policy = s.burst ? restart_policy::transient : restart_policy::permanent;
-  std::vector<child_spec> tree{
-      {"status_writer", policy,
-       [s](caf::actor_system& sys) { return spawn_status_writer(sys, s); }},
-      {"heartbeat", policy, [s](caf::actor_system& sys) { return spawn_heartbeat(sys, s); }},
-      {"command_listener", restart_policy::temporary,
-       [s](caf::actor_system& sys) { return spawn_command_listener(sys, s); }},
-  };
-  if (s.pipeline) {
-    auto ps = s.pipeline;
-    tree.push_back({"blob_fetcher", restart_policy::permanent,
-                    [ps](caf::actor_system& sys) { return spawn_blob_fetcher(sys, ps); }});
-    tree.push_back({"decryptor", restart_policy::permanent,
-                    [ps](caf::actor_system& sys) { return spawn_decryptor(sys, ps); }});
-    tree.push_back({"result_writer", restart_policy::permanent,
-                    [s, ps](caf::actor_system& sys) { return spawn_result_writer(sys, s, ps); }});
-    tree.push_back({"result_encryptor", restart_policy::permanent,
-                    [](caf::actor_system& sys) { return spawn_result_encryptor(sys); }});
-  }
-  tree.push_back({"executor_pool", policy,
-                  [s](caf::actor_system& sys) { return spawn_executor_pool(sys, s); }});
-  tree.push_back(
-      {"rq_fetcher", policy, [s](caf::actor_system& sys) { return spawn_rq_fetcher(sys, s); }});
-  return tree;
 }
 
 }  // namespace pqrt

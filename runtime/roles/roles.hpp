@@ -30,6 +30,13 @@ struct role_options {
 int run_role(const std::string& role, const config::settings& cfg, const role_options& opt,
              caf::timespan grace);
 
+/// The start-up every role shares: an actor system (the sharing scheduler), the root supervisor
+/// over `children` with the configured restart budget, signals, and the tree's end as an exit
+/// code (runtime/shutdown.hpp's run_tree). `on_start` sees the root once it runs.
+int run_role_tree(const config::settings& cfg, const std::string& role,
+                  std::vector<child_spec> children, caf::timespan grace,
+                  const std::function<void(const caf::actor&)>& on_start = {});
+
 /// The worker role (runtime/roles/worker.cpp).
 int run_worker(const config::settings& cfg, const role_options& opt, caf::timespan grace);
 /// The scheduler role (runtime/roles/scheduler.cpp).

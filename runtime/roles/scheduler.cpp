@@ -10,6 +10,7 @@
 #include "actors/blob_fetcher.hpp"
 #include "actors/decryptor.hpp"
 #include "actors/job_parser.hpp"
+#include "actors/peer.hpp"
 #include "actors/rq_enqueuer.hpp"
 #include "actors/run_monitor.hpp"
 #include "actors/status_writer.hpp"
@@ -26,22 +27,33 @@ std::vector<child_spec> scheduler_children(const worker_settings& ws,
                                            bool own_io) {
   std::vector<child_spec> tree;
   if (own_io) {
-    tree.push_back({"status_writer", restart_policy::permanent,
+    tree.push_back({peer_names::status_writer, restart_policy::permanent,
                     [ws](caf::actor_system& sys) { return spawn_status_writer(sys, ws); }});
-    tree.push_back({"blob_fetcher", restart_policy::permanent,
+    tree.push_back({peer_names::blob_fetcher, restart_policy::permanent,
                     [ps](caf::actor_system& sys) { return spawn_blob_fetcher(sys, ps); }});
-    tree.push_back({"decryptor", restart_policy::permanent,
-                    [ps](caf::actor_system& sys) { return spawn_decryptor(sys, ps); }});
+    tree.push_back({peer_names::decryptor,
+                    restart_policy::permanent,
+                    [ps](caf::actor_system& sys) { return spawn_decryptor(sys, ps); },
+                    {peer_names::blob_fetcher}});
   }
-  tree.push_back({"rq_enqueuer", restart_policy::permanent,
-                  [ws, ps](caf::actor_system& sys) { return spawn_rq_enqueuer(sys, ws, ps); }});
-  tree.push_back({"job_parser", restart_policy::transient,
-                  [ps](caf::actor_system& sys) { return spawn_job_parser(sys, ps); }});
+  tree.push_back({peer_names::rq_enqueuer,
+                  restart_policy::permanent,
+                  [ws, ps](caf::actor_system& sys) { return spawn_rq_enqueuer(sys, ws, ps); },
+                  {peer_names::status_writer}});
+  // job_parser and its later passes (started by run_monitor, which passes these peers on).
+  std::vector<std::string> parser_peers{peer_names::blob_fetcher, peer_names::decryptor,
+                                        peer_names::rq_enqueuer, peer_names::supervisor};
+  tree.push_back({peer_names::job_parser, restart_policy::transient,
+                  [ps](caf::actor_system& sys) { return spawn_job_parser(sys, ps); },
+                  parser_peers});
   // The monitor runs another enqueue pass when results went missing from storage (same parser).
   run_monitor_pass pass = [ps](caf::actor_system& sys) { return spawn_job_parser(sys, ps); };
-  tree.push_back({"run_monitor", restart_policy::permanent, [ws, ps, pass](caf::actor_system& sys) {
-                    return spawn_run_monitor(sys, ws, ps, pass);
-                  }});
+  auto monitor_peers = parser_peers;
+  monitor_peers.push_back(peer_names::status_writer);
+  tree.push_back(
+      {peer_names::run_monitor, restart_policy::permanent,
+       [ws, ps, pass](caf::actor_system& sys) { return spawn_run_monitor(sys, ws, ps, pass); },
+       monitor_peers});
   return tree;
 }
 
@@ -104,12 +116,7 @@ int run_scheduler(const config::settings& cfg, const role_options& opt, caf::tim
   }
   log::info("scheduler", "starting",
             {{"run", run_id}, {"redis", ws->redis.describe()}, {"queue", (*ps)->queue}});
-  caf::actor_system_config sys_cfg;
-  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
-  caf::actor_system sys{sys_cfg};
-  restart_budget budget{static_cast<size_t>(cfg.restart_max),
-                        std::chrono::seconds{cfg.restart_window_sec}};
-  auto code = run_tree(sys, "scheduler", scheduler_children(*ws, *ps, true), budget, grace);
+  auto code = run_role_tree(cfg, "scheduler", scheduler_children(*ws, *ps, true), grace);
   return run_outcome_exit(**ps, code);
 }
 

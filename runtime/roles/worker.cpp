@@ -7,6 +7,16 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "actors/blob_fetcher.hpp"
+#include "actors/command_listener.hpp"
+#include "actors/decryptor.hpp"
+#include "actors/executor_pool.hpp"
+#include "actors/heartbeat.hpp"
+#include "actors/peer.hpp"
+#include "actors/result_encryptor.hpp"
+#include "actors/result_writer.hpp"
+#include "actors/rq_fetcher.hpp"
+#include "actors/status_writer.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/metrics_server.hpp"
@@ -15,6 +25,49 @@
 #include "runtime/shutdown.hpp"
 
 namespace pqrt {
+
+/// The worker's tree in start order (the supervisor stops it in reverse), with each child's
+/// peers. Also the worker half of the local role's tree.
+std::vector<child_spec> worker_children(const worker_settings& s) {
+  auto policy = s.burst ? restart_policy::transient : restart_policy::permanent;
+  namespace p = peer_names;
+  std::vector<child_spec> tree{
+      {p::status_writer,
+       policy,
+       [s](caf::actor_system& sys) { return spawn_status_writer(sys, s); },
+       {p::executor_pool}},
+      {p::heartbeat, policy, [s](caf::actor_system& sys) { return spawn_heartbeat(sys, s); }},
+      {p::command_listener, restart_policy::temporary,
+       [s](caf::actor_system& sys) { return spawn_command_listener(sys, s); }},
+  };
+  std::vector<std::string> pool_peers{p::rq_fetcher, p::status_writer, p::heartbeat};
+  if (s.pipeline) {
+    auto ps = s.pipeline;
+    tree.push_back({p::blob_fetcher, restart_policy::permanent,
+                    [ps](caf::actor_system& sys) { return spawn_blob_fetcher(sys, ps); }});
+    tree.push_back({p::decryptor,
+                    restart_policy::permanent,
+                    [ps](caf::actor_system& sys) { return spawn_decryptor(sys, ps); },
+                    {p::blob_fetcher}});
+    tree.push_back({p::result_writer,
+                    restart_policy::permanent,
+                    [s, ps](caf::actor_system& sys) { return spawn_result_writer(sys, s, ps); },
+                    {p::status_writer}});
+    tree.push_back({p::result_encryptor,
+                    restart_policy::permanent,
+                    [](caf::actor_system& sys) { return spawn_result_encryptor(sys); },
+                    {p::result_writer, p::status_writer}});
+    // The pool passes the decryptor on to its executors; it watches the result path.
+    pool_peers.insert(pool_peers.end(), {p::decryptor, p::result_encryptor, p::result_writer});
+  }
+  tree.push_back({p::executor_pool, policy,
+                  [s](caf::actor_system& sys) { return spawn_executor_pool(sys, s); }, pool_peers});
+  tree.push_back({p::rq_fetcher,
+                  policy,
+                  [s](caf::actor_system& sys) { return spawn_rq_fetcher(sys, s); },
+                  {p::executor_pool}});
+  return tree;
+}
 
 int run_worker(const config::settings& cfg, const role_options& opt, caf::timespan grace) {
   auto settings = make_worker_settings(cfg, opt);
@@ -44,18 +97,11 @@ int run_worker(const config::settings& cfg, const role_options& opt, caf::timesp
     return exit_config;
   }
   if (!register_worker_now(*settings)) return exit_failure;
-  caf::actor_system_config sys_cfg;
-  // Work stealing keeps idle scheduler threads spinning, which on small VMs takes the CPU from the
-  // executors and from Redis itself (measured: 2.2x throughput, p50 latency 0.65 -> 0.4 ms).
-  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
-  caf::actor_system sys{sys_cfg};
-  restart_budget budget{static_cast<size_t>(cfg.restart_max),
-                        std::chrono::seconds{cfg.restart_window_sec}};
   auto& watcher = *events;
-  auto code = run_tree(sys, "worker", worker_children(*settings), budget, grace,
-                       [&watcher](const caf::actor& root) {
-                         if (watcher) watcher->watch(root);
-                       });
+  auto code = run_role_tree(cfg, "worker", worker_children(*settings), grace,
+                            [&watcher](const caf::actor& root) {
+                              if (watcher) watcher->watch(root);
+                            });
   return watcher ? watcher->acknowledge(code) : code;
 }
 

@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
 #include "crypto/key_wrap.hpp"
+#include "crypto/random.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/shutdown.hpp"
@@ -22,8 +22,7 @@ namespace {
 constexpr size_t read_buffer_size = 1 << 20;
 
 std::string temp_name_for(const std::string& path) {
-  std::random_device rd;
-  return path + ".partial-" + std::to_string(rd() % 1000000);
+  return path + ".partial-" + crypto::random_name(8);
 }
 
 }  // namespace
