@@ -11,9 +11,9 @@
 #include "config/config.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
+#include "runtime/base/version.hpp"
 #include "runtime/roles/roles.hpp"
 #include "runtime/shutdown.hpp"
-#include "runtime/base/version.hpp"
 
 namespace po = boost::program_options;
 

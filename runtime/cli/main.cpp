@@ -1,6 +1,6 @@
 // pqrt: picks the role or tool from the command line; everything else lives in runtime/.
-#include "runtime/cli/cli.hpp"
 #include "runtime/base/memory.hpp"
+#include "runtime/cli/cli.hpp"
 #include "runtime/shutdown.hpp"
 
 int main(int argc, char** argv) {

@@ -10,9 +10,9 @@
 #include "crypto/file_cipher.hpp"
 #include "crypto/legacy.hpp"
 #include "crypto/record_cipher.hpp"
-#include "runtime/cli/cli.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
+#include "runtime/cli/cli.hpp"
 #include "runtime/shutdown.hpp"
 #include "runtime/tools/tool_io.hpp"
 

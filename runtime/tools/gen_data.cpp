@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/cli/cli.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
+#include "runtime/cli/cli.hpp"
 #include "runtime/shutdown.hpp"
 #include "runtime/tools/tool_io.hpp"
 

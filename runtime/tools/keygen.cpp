@@ -7,9 +7,9 @@
 
 #include "crypto/key_wrap.hpp"
 #include "crypto/record_cipher.hpp"
-#include "runtime/cli/cli.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
+#include "runtime/cli/cli.hpp"
 #include "runtime/shutdown.hpp"
 #include "runtime/stores.hpp"
 #include "runtime/tools/tool_io.hpp"

@@ -7,9 +7,9 @@
 #include <iostream>
 
 #include "azure/storage_auth.hpp"
-#include "runtime/cli/cli.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
+#include "runtime/cli/cli.hpp"
 #include "runtime/shutdown.hpp"
 #include "runtime/tools/tool_io.hpp"
 

@@ -10,9 +10,9 @@
 #include <optional>
 
 #include "crypto/record_cipher.hpp"
-#include "runtime/cli/cli.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
+#include "runtime/cli/cli.hpp"
 #include "runtime/jobs/record_job.hpp"
 #include "runtime/roles/pipeline.hpp"
 #include "runtime/shutdown.hpp"

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <thread>
 
-#include <caf/all.hpp>
 #include <doctest/doctest.h>
+#include <caf/all.hpp>
 
 #include "actors/peer.hpp"
 #include "actors/protocol.hpp"
@@ -46,8 +46,10 @@ struct tree_fixture {
   transport::job_spec sleeper(const std::string& id, int64_t ms) {
     transport::job_spec spec;
     spec.id = id;
-    spec.call = {"pqrt.sleep_ms", transport::py_value{},
-                 transport::py_value::tuple({transport::py_value{ms}}), {}};
+    spec.call = {"pqrt.sleep_ms",
+                 transport::py_value{},
+                 transport::py_value::tuple({transport::py_value{ms}}),
+                 {}};
     return spec;
   }
 
