@@ -44,6 +44,12 @@ field_info make_info(const char* name, kind type, bool secret, std::string_view 
   return field_info{name, type, secret, split_choices(choices), min, max, doc};
 }
 
+template <typename T>
+void mark_ignored(std::vector<entry>& rows, std::string_view name, T settings::* /*member*/) {
+  for (auto& row : rows)
+    if (row.info.name == name) row.info.ignored = true;
+}
+
 std::vector<entry> build_entries() {
   std::vector<entry> out;
 #define PQRT_FIELD_STRING(name, def, secret, doc) \
@@ -59,11 +65,14 @@ std::vector<entry> build_entries() {
 #define PQRT_FIELD_BOOLEAN(name, def, doc) \
   out.push_back(                           \
       {make_info(#name, kind::boolean, false, "", INT64_MIN, INT64_MAX, doc), &settings::name});
+// Marks the row of a field nothing reads; `&settings::name` makes a misspelt name a compile error.
+#define PQRT_FIELD_IGNORED(name) mark_ignored(out, #name, &settings::name);
 #include "config/fields.def"
 #undef PQRT_FIELD_STRING
 #undef PQRT_FIELD_CHOICE
 #undef PQRT_FIELD_INTEGER
 #undef PQRT_FIELD_BOOLEAN
+#undef PQRT_FIELD_IGNORED
   return out;
 }
 
@@ -264,6 +273,16 @@ std::string dump(const settings& s) {
   }
   w.EndObject();
   return std::string{buffer.GetString(), buffer.GetSize()} + "\n";
+}
+
+std::vector<std::string> ignored_fields_set(const settings& s) {
+  static const settings defaults;
+  std::vector<std::string> out;
+  for (const auto& e : detail::entries()) {
+    if (!e.info.ignored) continue;
+    if (std::visit([&](auto p) { return s.*p != defaults.*p; }, e.ptr)) out.push_back(e.info.name);
+  }
+  return out;
 }
 
 std::vector<std::string> secret_values(const settings& s) {

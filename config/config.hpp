@@ -44,6 +44,10 @@ struct field_info {
   int64_t min = INT64_MIN;           ///< bounds of an `integer` field
   int64_t max = INT64_MAX;
   std::string doc;  ///< one line for --help and config/README.md
+  /// Read by nothing in pqrt: accepted for compatibility with the Python solution's config.json
+  /// and ignored (`PQRT_FIELD_IGNORED` in config/fields.def). `load` logs one warning per such
+  /// field it leaves at a value other than its default.
+  bool ignored = false;
 };
 
 /// Every field, in documentation order.
@@ -59,11 +63,13 @@ struct settings {
 #define PQRT_FIELD_CHOICE(name, def, choices, doc) std::string name = def;
 #define PQRT_FIELD_INTEGER(name, def, min, max, doc) int64_t name = def;
 #define PQRT_FIELD_BOOLEAN(name, def, doc) bool name = def;
+#define PQRT_FIELD_IGNORED(name)
 #include "config/fields.def"
 #undef PQRT_FIELD_STRING
 #undef PQRT_FIELD_CHOICE
 #undef PQRT_FIELD_INTEGER
 #undef PQRT_FIELD_BOOLEAN
+#undef PQRT_FIELD_IGNORED
 
   /// Where each field that is not a default came from (field name -> source).
   std::map<std::string, source> origin;
@@ -81,8 +87,14 @@ struct inputs {
   std::function<std::vector<std::string>()> env_names;
 };
 
-/// Merges every source. Errors are `config_invalid` naming the field and the source.
+/// Merges every source. Errors are `config_invalid` naming the field and the source. Each ignored
+/// field (`field_info::ignored`) whose merged value differs from its default logs one warning
+/// naming it and its winning source (none when `log_level` is `error`); the load still succeeds.
 caf::expected<settings> load(const inputs& in);
+
+/// The ignored fields (`field_info::ignored`) `s` holds at a value other than their default, in
+/// the order of config/fields.def: the ones `load` warns about.
+std::vector<std::string> ignored_fields_set(const settings& s);
 
 /// Fails with `config_invalid` naming the first of `names` that is empty (or 0) and saying it is
 /// needed by `why` (e.g. "--role=scheduler").

@@ -20,6 +20,7 @@
 
 #include "config/config.hpp"
 #include "config/schema.hpp"
+#include "runtime/base/log.hpp"
 
 namespace pqrt::config {
 namespace {
@@ -280,6 +281,25 @@ caf::error apply_flags(settings& s, const std::map<std::string, std::string>& fl
   return {};
 }
 
+/// One warning per ignored field `s` holds at a value other than its default, naming the field and
+/// the source that set it (the value is not shown: logger_queue_sas is a secret). None when the
+/// loaded log_level is above warn: `load` runs before the logger is configured from it.
+void warn_ignored(const settings& s, const inputs& in) {
+  auto min_level = log::level::info;
+  log::parse_level(s.log_level, min_level);
+  if (min_level > log::level::warn) return;
+  for (const auto& name : ignored_fields_set(s)) {
+    auto it = s.origin.find(name);
+    auto src = it == s.origin.end() ? source::default_value : it->second;
+    const auto& path = src == source::file          ? in.config_file
+                       : src == source::custom_data ? in.custom_data_file
+                                                    : std::string{};
+    log::warn("config",
+              "field accepted for compatibility with the Python solution's config.json, ignored",
+              {{"field", name}, {"source", describe_source(src, name, path)}});
+  }
+}
+
 }  // namespace
 
 caf::expected<settings> load(const inputs& in) {
@@ -290,6 +310,7 @@ caf::expected<settings> load(const inputs& in) {
     if (auto err = apply_file(s, in.config_file)) return err;
   if (auto err = apply_env(s, in)) return err;
   if (auto err = apply_flags(s, in.flags)) return err;
+  warn_ignored(s, in);
   return s;
 }
 

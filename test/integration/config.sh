@@ -44,6 +44,19 @@ check "defaults fill the rest" grep -q '"redis_port": *6379' "$WORK/out"
 
 run "$PQRT" --dump-config --config "$SOURCE_DIR/config/config.example.json"
 expect "config/config.example.json loads" 0
+check "with its ignored fields at their defaults, no warning about them" \
+  bash -c "! grep -q 'Python solution' '$WORK/err'"
+
+# A field nothing reads (config/README.md, "Ignored fields"): accepted, one warning naming it
+# whichever sources set it, the load goes on. stderr is a file here, so the lines are JSON.
+echo '{"number_of_records": 5000, "redis_port": 6380}' >"$cfg"
+run env PQRT_NUMBER_OF_RECORDS=6000 "$PQRT" --dump-config --config "$cfg" --number-of-records 7000
+expect "an ignored field at a non-default value still loads" 0
+check "and logs one warning naming it" \
+  test "$(grep -c '"level":"warn".*"field":"number_of_records"' "$WORK/err")" = 1
+check "the warning names the winning source" grep -q '"source":"flag --number-of-records"' "$WORK/err"
+check "no warning names a field that is read" bash -c "! grep -q redis_port '$WORK/err'"
+check "the value is kept" grep -q '"number_of_records": *7000' "$WORK/out"
 
 # Secrets: never printed, in a dump or in an error.
 secret="VerySecretKey0123456789abcdef=="

@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include <boost/program_options.hpp>
 
 #include "runtime/base/error.hpp"
+#include "runtime/base/log.hpp"
 
 namespace cfg = pqrt::config;
 namespace fs = std::filesystem;
@@ -98,6 +101,63 @@ std::string read_text(const fs::path& path) {
   out << in.rdbuf();
   return out.str();
 }
+
+/// Sends stderr, where pqrt::log writes, to a temporary file while alive (restored even when a
+/// check fails and throws); `text()` is what was written so far. Lines are JSON, level info.
+struct stderr_capture {
+  std::string path = (fs::temp_directory_path() / "pqrt-config-stderr-XXXXXX").string();
+  int saved = -1;
+  stderr_capture() {
+    pqrt::log::configure(pqrt::log::level::info, pqrt::log::format::json);
+    int fd = ::mkstemp(path.data());
+    REQUIRE(fd >= 0);
+    std::fflush(stderr);
+    saved = ::dup(STDERR_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  ~stderr_capture() {
+    std::fflush(stderr);
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    ::unlink(path.c_str());
+  }
+  stderr_capture(const stderr_capture&) = delete;
+  stderr_capture& operator=(const stderr_capture&) = delete;
+  [[nodiscard]] std::string text() const {
+    std::fflush(stderr);
+    return read_text(path);
+  }
+};
+
+/// The captured lines that are the loader's ignored-field warning.
+std::vector<std::string> ignored_warnings(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"component\":\"config\"") != std::string::npos &&
+        line.find("\"level\":\"warn\"") != std::string::npos &&
+        line.find("ignored") != std::string::npos)
+      out.push_back(line);
+  return out;
+}
+
+/// The fields nothing in pqrt reads (issue 12): each settings member grepped across actors/,
+/// azure/, transport/, crypto/, runtime/ and config/ with no reader.
+const std::vector<std::string> unread_fields{"scheduled_jobs_count_redis_key",
+                                             "results_consolidated_count_redis_key",
+                                             "job_processing_max_time_sec",
+                                             "number_of_records",
+                                             "size_of_record_kb",
+                                             "result_consolidation_size",
+                                             "aes_key_length",
+                                             "aes_iv_length",
+                                             "unencrypted_scheduler_script_filename",
+                                             "encrypted_files_folder",
+                                             "app_code_folder",
+                                             "results_consolidated_file",
+                                             "logger_queue_name",
+                                             "logger_queue_sas"};
 
 }  // namespace
 
@@ -449,12 +509,135 @@ TEST_SUITE("config") {
     CHECK(s.origin.at("storage_account_key") == cfg::source::cli);
   }
 
+  TEST_CASE("the fields nothing reads are marked ignored, and only they") {
+    std::vector<std::string> ignored;
+    for (const auto& f : cfg::fields())
+      if (f.ignored) ignored.push_back(f.name);
+    CHECK(ignored == unread_fields);
+    CHECK_FALSE(cfg::find_field("redis_port")->ignored);
+    CHECK_FALSE(cfg::find_field("deploy_role")->ignored);  // the VM bootstrap reads it
+    for (const auto& name : unread_fields) {
+      CAPTURE(name);
+      CHECK(cfg::find_field(name)->doc.rfind(
+                "accepted for compatibility with the Python solution's config.json, ignored", 0) ==
+            0);
+    }
+  }
+
+  TEST_CASE("ignored fields at their defaults log nothing") {
+    stderr_capture capture;
+    auto defaults = load_ok(with_env());
+    CHECK(cfg::ignored_fields_set(defaults).empty());
+    // Every ignored field set explicitly, to its default, in the file, the environment and flags.
+    temp_file file{R"({"number_of_records": 1000, "logger_queue_name": "stdout",
+                       "aes_key_length": 32, "logger_queue_sas": ""})"};
+    auto in = with_env({{"PQRT_SIZE_OF_RECORD_KB", "1"}});
+    in.config_file = file.str();
+    in.flags["app_code_folder"] = "app";
+    auto s = load_ok(in);
+    CHECK(s.origin.count("number_of_records") == 1);
+    auto example = with_env();
+    example.config_file = (source_dir / "config" / "config.example.json").string();
+    load_ok(example);
+    CHECK(capture.text().empty());
+  }
+
+  TEST_CASE("an ignored field at a non-default value logs one warning naming it") {
+    stderr_capture capture;
+    temp_file file{R"({"number_of_records": 5000, "redis_port": 6380})"};
+    auto in = with_env();
+    in.config_file = file.str();
+    auto s = load_ok(in);
+    auto lines = ignored_warnings(capture.text());
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("\"field\":\"number_of_records\"") != std::string::npos);
+    CHECK(lines[0].find("config file " + file.str()) != std::string::npos);
+    CHECK(capture.text().find("redis_port") == std::string::npos);
+    CHECK(cfg::ignored_fields_set(s) == std::vector<std::string>{"number_of_records"});
+    // The settings are what they were: the value is kept, the load succeeds.
+    CHECK(s.number_of_records == 5000);
+    CHECK(s.redis_port == 6380);
+    cfg::settings expected;
+    expected.number_of_records = 5000;
+    expected.redis_port = 6380;
+    CHECK(cfg::dump(s) == cfg::dump(expected));
+  }
+
+  TEST_CASE("an ignored field set by every source logs one warning, naming the winning source") {
+    stderr_capture capture;
+    temp_file custom{R"({"number_of_records": 1, "logger_queue_sas": "sv=1&se=2&sig=abcd"})",
+                     "customdata"};
+    temp_file file{R"({"number_of_records": 2, "results_consolidated_file": "x.txt"})"};
+    auto in = with_env({{"PQRT_NUMBER_OF_RECORDS", "3"}});
+    in.custom_data_file = custom.str();
+    in.config_file = file.str();
+    in.flags["number-of-records"] = "4";
+    auto s = load_ok(in);
+    CHECK(s.number_of_records == 4);
+    CHECK(s.results_consolidated_file == "x.txt");
+    CHECK(s.logger_queue_sas == "sv=1&se=2&sig=abcd");
+    auto text = capture.text();
+    auto lines = ignored_warnings(text);
+    REQUIRE(lines.size() == 3);  // in the order of fields.def
+    CHECK(lines[0].find("\"field\":\"number_of_records\"") != std::string::npos);
+    CHECK(lines[0].find("\"source\":\"flag --number-of-records\"") != std::string::npos);
+    CHECK(lines[1].find("\"field\":\"results_consolidated_file\"") != std::string::npos);
+    CHECK(lines[2].find("\"field\":\"logger_queue_sas\"") != std::string::npos);
+    CHECK(lines[2].find("custom data " + custom.str()) != std::string::npos);
+    CHECK(text.find("abcd") == std::string::npos);  // a secret's value is never shown
+    CHECK(text.find("x.txt") == std::string::npos);
+  }
+
+  TEST_CASE("an ignored field a stronger source puts back to its default logs nothing") {
+    stderr_capture capture;
+    temp_file file{R"({"number_of_records": 5})"};
+    auto in = with_env();
+    in.config_file = file.str();
+    in.flags["number_of_records"] = "1000";
+    auto s = load_ok(in);
+    CHECK(s.number_of_records == 1000);
+    CHECK(capture.text().empty());
+  }
+
+  TEST_CASE("fields that are read log no such warning") {
+    stderr_capture capture;
+    temp_file file{R"({"redis_port": 6380, "queue_name": "q", "results_queue_name": "r",
+                       "deploy_role": "worker", "package_blob_name": "p.deb",
+                       "storage_container_name": "c", "job_max_attempts": 7})"};
+    auto in = with_env({{"PQRT_METRICS_QUEUE_NAME", "m"}});
+    in.config_file = file.str();
+    in.flags["processor"] = "echo";
+    auto s = load_ok(in);
+    CHECK(s.job_max_attempts == 7);
+    CHECK(cfg::ignored_fields_set(s).empty());
+    CHECK(capture.text().empty());
+  }
+
+  TEST_CASE("log_level error leaves the ignored-field warning out, and the value in") {
+    stderr_capture capture;
+    temp_file file{R"({"number_of_records": 5, "log_level": "error"})"};
+    auto in = with_env();
+    in.config_file = file.str();
+    auto s = load_ok(in);
+    CHECK(s.number_of_records == 5);
+    CHECK(capture.text().empty());
+  }
+
   TEST_CASE("config/README.md documents every field") {
     auto readme = read_text(source_dir / "config" / "README.md");
     REQUIRE_FALSE(readme.empty());
     for (const auto& f : cfg::fields()) {
       CAPTURE(f.name);
       CHECK(readme.find("| `" + f.name + "` |") != std::string::npos);
+      if (f.ignored) {
+        // Its row says it is ignored, and it is in the list of ignored fields.
+        auto row = readme.find("| `" + f.name + "` |");
+        auto end = readme.find('\n', row);
+        CHECK(readme.substr(row, end - row).find(f.doc) != std::string::npos);
+        auto list = readme.find("## Ignored fields");
+        REQUIRE(list != std::string::npos);
+        CHECK(readme.find("`" + f.name + "`", list) < readme.find("\n## ", list + 1));
+      }
     }
   }
 }
