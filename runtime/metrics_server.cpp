@@ -1,18 +1,31 @@
 #include "runtime/metrics_server.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
@@ -22,9 +35,16 @@ namespace pqrt {
 
 namespace {
 
-using steady = std::chrono::steady_clock;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using request_parser = http::request_parser<http::empty_body>;
+using response = http::response<http::string_body>;
 
-constexpr size_t max_request_head = 16 * 1024;
+constexpr size_t max_request_head = size_t{16} * 1024;
+constexpr size_t max_buffered =
+    size_t{64} * 1024;  // above the head limit, so that one is hit first
 constexpr auto drain_limit = std::chrono::milliseconds{500};
 
 std::string errno_text(int err) {
@@ -63,6 +83,41 @@ caf::error split_address(const std::string& listen, std::string& host, std::stri
   return caf::none;
 }
 
+/// Binds and listens on the first address `listen` resolves to; the socket is close-on-exec, as
+/// Asio's own would not be (an executor's child must not inherit it).
+caf::expected<int> bind_listener(const std::string& listen) {
+  std::string host;
+  std::string port;
+  if (auto err = split_address(listen, host, port)) return err;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+      rc != 0)
+    return listen_error(errc::config_invalid, listen,
+                        std::string{"cannot resolve the host: "} + ::gai_strerror(rc));
+  int fd = -1;
+  std::string why = "no address to listen on";
+  for (auto* ai = found; ai; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      why = "socket: " + errno_text(errno);
+      continue;
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 16) == 0) break;
+    why = "cannot listen: " + errno_text(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  ::freeaddrinfo(found);
+  if (fd < 0) return listen_error(errc::io_error, listen, why);
+  return fd;
+}
+
 std::string describe(const sockaddr_storage& addr, uint16_t& port) {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (addr.ss_family == AF_INET6) {
@@ -77,31 +132,55 @@ std::string describe(const sockaddr_storage& addr, uint16_t& port) {
   return std::string{buf} + ":" + std::to_string(port);
 }
 
-/// Waits for `fd` to be ready for `events` or the wake pipe to be readable; false on stop,
-/// timeout or error.
-bool wait_ready(int fd, short events, int wake, steady::time_point deadline) {
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-    if (left.count() <= 0) return false;
-    pollfd fds[2] = {{fd, events, 0}, {wake, POLLIN, 0}};
-    int n = ::poll(fds, 2, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    if (fds[1].revents != 0) return false;
-    return true;
+response plain(http::status status, std::string_view text) {
+  response res{status, 11};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.body().assign(text.data(), text.size()).push_back('\n');
+  return res;
+}
+
+/// The answer to a request head that `parser` read, or failed to read with `ec`.
+response answer_to(const beast::error_code& ec, const request_parser& parser,
+                   const prom::registry& reg) {
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+    return plain(http::status::request_header_fields_too_large, "request head too large");
+  if (ec || !parser.is_header_done() || parser.get().version() / 10 != 1)
+    return plain(http::status::bad_request, "bad request");
+  const auto& req = parser.get();
+  auto target = req.target();
+  if (target.substr(0, target.find('?')) != "/metrics")
+    return plain(http::status::not_found, "not found: the metrics are at /metrics");
+  if (req.method() != http::verb::get) {
+    auto res = plain(http::status::method_not_allowed, "method not allowed");
+    res.set(http::field::allow, "GET");
+    return res;
   }
+  response res{http::status::ok, 11};
+  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.body() = reg.render();
+  return res;
 }
 
-std::string response(const std::string& status, const std::string& content_type,
-                     const std::string& body, const std::string& extra_headers = {}) {
-  return "HTTP/1.1 " + status + "\r\nContent-Type: " + content_type +
-         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra_headers +
-         "Connection: close\r\n\r\n" + body;
+/// `res` as Beast's serializer writes it, with its Content-Length and `Connection: close`.
+std::string serialize(response res) {
+  res.content_length(res.body().size());
+  res.set(http::field::connection, "close");
+  http::serializer<false, http::string_body> sr{res};
+  std::string out;
+  beast::error_code ec;
+  while (!ec && !sr.is_done())
+    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+      out += beast::buffers_to_string(buffers);
+      sr.consume(beast::buffer_bytes(buffers));
+    });
+  return out;
 }
 
-std::string plain(const std::string& status, const std::string& text,
-                  const std::string& extra_headers = {}) {
-  return response(status, "text/plain; charset=utf-8", text + "\n", extra_headers);
+/// Whether a failed head read deserves an answer: a parse error does; silence, a timeout, a
+/// closed or reset connection, or a head cut short by the client's close get none.
+bool answerable(const beast::error_code& ec) {
+  return !ec || (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                 ec != http::error::end_of_stream && ec != http::error::partial_message);
 }
 
 /// The seconds since the epoch at which this process started (Linux: /proc), else now.
@@ -132,149 +211,165 @@ double process_start_time() {
 
 }  // namespace
 
+struct metrics_server::impl {
+  /// The accepted connection being served: one at a time, the others wait in the listen backlog.
+  struct connection {
+    explicit connection(tcp::socket socket) : stream(std::move(socket)) {
+      parser.header_limit(max_request_head);
+    }
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer{max_buffered};
+    request_parser parser;
+    std::string answer;
+    std::array<char, 4096> scratch{};
+  };
+
+  impl(tcp::acceptor::protocol_type proto, prom::registry& reg) : protocol(proto), registry(reg) {}
+
+  void accept_next();
+  void serve(int fd);
+  void on_head(const beast::error_code& ec);
+  void drain();
+  void read_rest();
+  void finish();
+
+  net::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer pause{ioc};
+  tcp::acceptor::protocol_type protocol;
+  prom::registry& registry;
+  std::unique_ptr<connection> conn;
+};
+
 caf::expected<std::unique_ptr<metrics_server>> metrics_server::start(const std::string& listen,
                                                                      prom::registry& reg) {
-  std::string host, port;
-  if (auto err = split_address(listen, host, port)) return err;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
-      rc != 0)
-    return listen_error(errc::config_invalid, listen,
-                        std::string{"cannot resolve the host: "} + ::gai_strerror(rc));
-  int fd = -1;
-  std::string why = "no address to listen on";
-  for (auto* ai = found; ai; ai = ai->ai_next) {
-    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      why = "socket: " + errno_text(errno);
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 16) == 0) break;
-    why = "cannot listen: " + errno_text(errno);
-    ::close(fd);
-    fd = -1;
-  }
-  ::freeaddrinfo(found);
-  if (fd < 0) return listen_error(errc::io_error, listen, why);
-  int wake[2];
-  if (::pipe2(wake, O_CLOEXEC) != 0) {
-    auto err = errno;
-    ::close(fd);
-    return listen_error(errc::io_error, listen, "pipe: " + errno_text(err));
-  }
-  std::unique_ptr<metrics_server> server{new metrics_server(fd, wake[0], wake[1], reg)};
+  auto fd = bind_listener(listen);
+  if (!fd) return fd.error();
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) == 0)
-    server->address_ = describe(bound, server->port_);
-  else
-    server->address_ = listen;
-  server->thread_ = std::thread{[s = server.get()] { s->run(); }};
+  bool named = ::getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &len) == 0;
+  auto state = std::make_unique<impl>(bound.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), reg);
+  beast::error_code ec;
+  state->acceptor.assign(state->protocol, *fd, ec);
+  if (!ec) state->acceptor.non_blocking(true, ec);
+  if (ec) {
+    if (!state->acceptor.is_open()) ::close(*fd);
+    return listen_error(errc::io_error, listen, "cannot listen: " + ec.message());
+  }
+  std::unique_ptr<metrics_server> server{new metrics_server(std::move(state))};
+  server->address_ = named ? describe(bound, server->port_) : listen;
+  server->impl_->accept_next();
+  server->thread_ = std::thread{[s = server->impl_.get()] {
+    try {
+      s->ioc.run();
+    } catch (const std::exception& e) {
+      log::error("metrics", "the metrics server stopped", {{"error", e.what()}});
+    }
+  }};
   return server;
 }
 
-metrics_server::metrics_server(int listen_fd, int wake_read, int wake_write, prom::registry& reg)
-    : listen_fd_(listen_fd), wake_read_(wake_read), wake_write_(wake_write), registry_(reg) {}
+metrics_server::metrics_server(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 
 metrics_server::~metrics_server() {
-  if (thread_.joinable()) {
-    char one = 1;
-    while (::write(wake_write_, &one, 1) < 0 && errno == EINTR) {
-    }
-    thread_.join();
-  }
-  ::shutdown(listen_fd_, SHUT_RDWR);
-  ::close(listen_fd_);
-  ::close(wake_read_);
-  ::close(wake_write_);
+  // Handlers still pending are dropped with the io_context; the sockets close with impl_.
+  impl_->ioc.stop();
+  if (thread_.joinable()) thread_.join();
 }
 
-void metrics_server::run() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_read_, POLLIN, 0}};
-    int n = ::poll(fds, 2, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      log::error("metrics", "the metrics server stopped", {{"error", errno_text(errno)}});
+void metrics_server::impl::accept_next() {
+  acceptor.async_wait(tcp::acceptor::wait_read, [this](const beast::error_code& ec) {
+    if (ec == net::error::operation_aborted) return;
+    if (ec) {
+      log::error("metrics", "the metrics server stopped", {{"error", ec.message()}});
       return;
     }
-    if (fds[1].revents != 0) return;
-    if (fds[0].revents == 0) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        // Out of descriptors or memory: wait a little rather than spin.
-        pollfd wake{wake_read_, POLLIN, 0};
-        if (::poll(&wake, 1, 100) > 0) return;
-      }
-      continue;
+    // accept4, for a close-on-exec socket (Asio's accept sets no SOCK_CLOEXEC).
+    int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) return serve(fd);
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      // Out of descriptors or memory: wait a little rather than spin.
+      pause.expires_after(std::chrono::milliseconds{100});
+      pause.async_wait([this](const beast::error_code& e) {
+        if (!e) accept_next();
+      });
+      return;
     }
-    serve(fd);
+    accept_next();
+  });
+}
+
+void metrics_server::impl::serve(int fd) {
+  tcp::socket socket{ioc};
+  beast::error_code ec;
+  socket.assign(protocol, fd, ec);
+  if (ec) {
     ::close(fd);
+    return accept_next();
   }
+  conn = std::make_unique<connection>(std::move(socket));
+  conn->stream.expires_after(read_timeout);  // for the whole head, however it trickles in
+  http::async_read_header(conn->stream, conn->buffer, conn->parser,
+                          [this](const beast::error_code& e, size_t) { on_head(e); });
 }
 
-void metrics_server::serve(int fd) {
-  auto deadline = steady::now() + read_timeout;
-  std::string head;
-  char buf[4096];
-  size_t end = std::string::npos;
-  while (end == std::string::npos) {
-    if (!wait_ready(fd, POLLIN, wake_read_, deadline)) return;  // silent or stopping: drop it
-    auto n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-    if (n <= 0) return;
-    head.append(buf, static_cast<size_t>(n));
-    end = head.find("\r\n\r\n");
-    if (end == std::string::npos && head.size() > max_request_head) break;
-  }
-  auto answer = detail::scrape_answer(head, registry_);
-  size_t sent = 0;
-  deadline = steady::now() + read_timeout;
-  while (sent < answer.size()) {
-    auto n = ::send(fd, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-    } else if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!wait_ready(fd, POLLOUT, wake_read_, deadline)) return;
-    } else {
-      return;
+void metrics_server::impl::on_head(const beast::error_code& ec) {
+  if (!answerable(ec)) return finish();  // silent, too slow, gone, or a stop: drop it
+  conn->answer = serialize(answer_to(ec, conn->parser, registry));
+  conn->stream.expires_after(read_timeout);
+  net::async_write(conn->stream, net::buffer(conn->answer),
+                   [this](const beast::error_code& e, size_t) {
+                     if (e) return finish();
+                     drain();
+                   });
+}
+
+// Half-close, then read what the client may still send (a body we ignored), so that closing
+// does not reset the connection before the client has read the answer.
+void metrics_server::impl::drain() {
+  beast::error_code ignored;
+  conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  conn->stream.expires_after(drain_limit);
+  read_rest();
+}
+
+void metrics_server::impl::read_rest() {
+  conn->stream.async_read_some(net::buffer(conn->scratch),
+                               [this](const beast::error_code& e, size_t) {
+                                 if (e) return finish();  // the client's close, or the limit
+                                 read_rest();
+                               });
+}
+
+void metrics_server::impl::finish() {
+  // Posted, so that the connection is not destroyed inside one of its own handlers.
+  net::post(ioc, [this] {
+    conn.reset();
+    accept_next();
+  });
+}
+
+std::string detail::scrape_answer(std::string_view request, const prom::registry& reg) {
+  request_parser parser;
+  parser.header_limit(max_request_head);
+  beast::error_code ec;
+  while (!ec && !parser.is_header_done()) {
+    if (request.empty()) {
+      // What a connection closed here would leave: a head cut short.
+      if (parser.got_some())
+        parser.put_eof(ec);
+      else
+        ec = http::error::partial_message;
+      break;
+    }
+    auto used = parser.put(net::buffer(request.data(), request.size()), ec);
+    request.remove_prefix(used);
+    if (ec == http::error::need_more) {
+      if (used == 0) request = {};  // the head's end is not in what is left
+      ec = {};
     }
   }
-  // Half-close, then read what the client may still send (a body we ignored), so that closing
-  // does not reset the connection before the client has read the answer.
-  ::shutdown(fd, SHUT_WR);
-  auto drain_until = steady::now() + drain_limit;
-  while (wait_ready(fd, POLLIN, wake_read_, drain_until)) {
-    auto n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) break;
-  }
-}
-
-std::string detail::scrape_answer(const std::string& head, const prom::registry& reg) {
-  auto end = head.find("\r\n\r\n");
-  auto line_end = head.find("\r\n");
-  std::string line = head.substr(0, line_end);
-  auto sp1 = line.find(' ');
-  auto sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (end == std::string::npos)
-    return plain("431 Request Header Fields Too Large", "request head too large");
-  if (sp2 == std::string::npos || line.compare(sp2 + 1, 7, "HTTP/1.") != 0 ||
-      line.find(' ', sp2 + 1) != std::string::npos)
-    return plain("400 Bad Request", "bad request");
-  auto method = line.substr(0, sp1);
-  auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  auto path = target.substr(0, target.find('?'));
-  if (path != "/metrics") return plain("404 Not Found", "not found: the metrics are at /metrics");
-  if (method != "GET")
-    return plain("405 Method Not Allowed", "method not allowed", "Allow: GET\r\n");
-  return response("200 OK", "text/plain; version=0.0.4; charset=utf-8", reg.render());
+  return serialize(answer_to(ec, parser, reg));
 }
 
 void register_process_metrics(const std::string& role) {

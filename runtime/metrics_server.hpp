@@ -1,15 +1,17 @@
 #pragma once
 
 /// Serves a metrics registry on `GET /metrics` (Prometheus text format 0.0.4) over plain
-/// HTTP/1.1, from one thread of its own on a POSIX socket. One request per connection (the
-/// answer says `Connection: close`); other paths get 404, other methods 405, anything that is not
-/// a request 400. A client that sends nothing, or too slowly, is dropped after a few seconds, and
-/// the server stops at once when destroyed (shutdown, then join).
+/// HTTP/1.1, from one thread of its own (Boost.Beast on a one-thread Asio io_context, kept inside
+/// metrics_server.cpp). One connection at a time and one request per connection (the answer says
+/// `Connection: close`); other paths get 404, other methods 405, anything that is not an HTTP/1
+/// request 400, a head over 16 KiB 431. A client that sends nothing, or too slowly, is dropped
+/// after a few seconds, and the server stops at once when destroyed (stop, then join).
 
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <caf/expected.hpp>
@@ -34,28 +36,27 @@ public:
   const std::string& address() const { return address_; }
   uint16_t port() const { return port_; }
 
-  /// How long a connection may take to send its request.
+  /// How long a connection may take to send its request head, and then to take the answer.
   static constexpr std::chrono::milliseconds read_timeout{5000};
 
 private:
-  metrics_server(int listen_fd, int wake_read, int wake_write, prom::registry& reg);
-  void run();
-  void serve(int fd);
+  struct impl;  // the io_context, the acceptor and the connection being served
 
-  int listen_fd_;
-  int wake_read_, wake_write_;  // a pipe: written once to stop the thread
-  prom::registry& registry_;
+  explicit metrics_server(std::unique_ptr<impl> state);
+
+  std::unique_ptr<impl> impl_;
   std::string address_;
   uint16_t port_ = 0;
-  std::thread thread_;
+  std::thread thread_;  // runs impl_'s io_context
 };
 
 namespace detail {
 
-/// The answer to what a connection sent: `head` is the request head up to its blank line (or,
-/// when none came, the more than 16 KiB read). 200 with `reg`'s metrics for `GET /metrics`, else
-/// 400 (not an HTTP/1 request line), 404, 405 or 431 (no end of the head). For the fuzz target.
-std::string scrape_answer(const std::string& head, const prom::registry& reg);
+/// The bytes a connection that sent `request` gets back, parsed and serialized by the same
+/// Beast parser and serializer as the server's: 200 with `reg`'s metrics for `GET /metrics`,
+/// else 400 (not an HTTP/1 request, or its head ends before the blank line), 404, 405 or 431
+/// (a head over 16 KiB). What follows the head (a body) is ignored. For the fuzz target.
+std::string scrape_answer(std::string_view request, const prom::registry& reg);
 
 }  // namespace detail
 
