@@ -126,7 +126,10 @@ caf::expected<std::shared_ptr<azure::token_provider>> azure_credential(
   // cached tokens (IMDS allows 20 requests/s; Entra ID throttles too).
   using key_type = std::tuple<bool, std::string, std::string, std::string, std::string>;
   static std::mutex mtx;
-  static std::map<key_type, std::shared_ptr<azure::token_provider>> cache;
+  // Never destroyed: each provider holds cpprest clients whose sockets belong to cpprest's shared
+  // threadpool, a function-local static made after this cache and so destroyed before it at
+  // exit; closing them then would touch the freed Asio reactor (ASan: heap-use-after-free).
+  static auto& cache = *new std::map<key_type, std::shared_ptr<azure::token_provider>>;
   key_type key{
       cfg.use_managed_identity,
       cfg.use_managed_identity ? cfg.imds_endpoint : cfg.azure_authority_host,
