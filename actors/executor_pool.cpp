@@ -141,10 +141,7 @@ void settle(pool_actor* self, const std::vector<std::string>& ids) {
 void release_unstarted(pool_actor* self, std::vector<std::string> ids) {
   if (ids.empty()) return;
   self->spawn([s = self->state.settings, ids](caf::blocking_actor*) {
-    transport::redis_client_options options;
-    options.give_up_after = s.redis_give_up;
-    transport::rq_store store{s.redis, s.serializer, options};
-    auto n = store.release(s.identity, ids);
+    auto n = open_store(s)->release(s.identity, ids);
     if (!n)
       log::warn("executor_pool", "handing back unstarted jobs failed; deregistering returns them",
                 {{"error", render(n.error())}});

@@ -11,7 +11,7 @@ namespace pqrt {
 namespace {
 
 struct heartbeat_state {
-  std::unique_ptr<transport::rq_store> store;
+  std::unique_ptr<transport::job_store> store;
   worker_settings settings;
   std::string rq_state = "idle";
   bool suspended = false;
@@ -56,7 +56,7 @@ void deregister(heartbeat_actor* self) {
 caf::behavior heartbeat(heartbeat_actor* self, worker_settings settings) {
   auto& st = self->state;
   st.settings = settings;
-  st.store = std::make_unique<transport::rq_store>(settings.redis, settings.serializer);
+  st.store = open_store(settings, transport::redis_client_options{});
   self->set_exit_handler([=](caf::exit_msg& em) {
     deregister(self);
     self->quit(em.reason);

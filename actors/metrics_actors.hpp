@@ -18,6 +18,7 @@
 #include <caf/fwd.hpp>
 
 #include "azure/arm_client.hpp"
+#include "transport/job_store.hpp"
 #include "transport/redis_url.hpp"
 #include "transport/storage.hpp"
 
@@ -30,6 +31,8 @@ struct metrics_settings {
   size_t concurrency = 4;
   /// pqrt's own figures (queues, workers, oldest job) when set.
   std::optional<transport::redis_url> redis;
+  /// Makes the fetcher's job store for `redis`; unset: an `rq_store` on it.
+  transport::job_store_factory make_store;
   /// Output: the queue (when `make_queues` is set) and/or a JSON-lines file.
   std::string queue;
   std::function<caf::expected<std::unique_ptr<transport::queue_store>>()> make_queues;

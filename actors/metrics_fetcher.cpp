@@ -132,7 +132,7 @@ struct pqrt_totals {
   int64_t at_ms = 0;
 };
 
-std::string pqrt_document(transport::rq_store& store, const metrics_window& w,
+std::string pqrt_document(transport::job_store& store, const metrics_window& w,
                           std::optional<pqrt_totals>& previous) {
   rapidjson::StringBuffer buf;
   json_writer out{buf};
@@ -189,7 +189,7 @@ std::string pqrt_document(transport::rq_store& store, const metrics_window& w,
 }
 
 struct fetcher_state {
-  std::unique_ptr<transport::rq_store> store;
+  std::unique_ptr<transport::job_store> store;
   std::optional<pqrt_totals> previous;
   peer writer{peer_names::metrics_writer};
   static inline const char* name = "metrics_fetcher";
@@ -198,12 +198,16 @@ struct fetcher_state {
 using fetcher_actor = caf::stateful_actor<fetcher_state>;
 
 caf::behavior metrics_fetcher(fetcher_actor* self, std::shared_ptr<const metrics_settings> ms) {
-  if (ms->redis)
+  if (ms->redis) {
     // A Redis that is down costs a round 2 s, not redis_give_up_sec.
-    self->state.store = std::make_unique<transport::rq_store>(
-        *ms->redis, transport::rq_serializer::pickle,
-        transport::redis_client_options{std::chrono::seconds{2}, std::chrono::milliseconds{50},
-                                        std::chrono::milliseconds{500}});
+    transport::redis_client_options patience{std::chrono::seconds{2}, std::chrono::milliseconds{50},
+                                             std::chrono::milliseconds{500}};
+    if (ms->make_store)
+      self->state.store = ms->make_store(patience);
+    else
+      self->state.store = std::make_unique<transport::rq_store>(
+          *ms->redis, transport::rq_serializer::pickle, patience);
+  }
   self->set_down_handler([=](caf::down_msg& dm) { self->state.writer.down(dm); });
   return {
       [=](wire_atom, const std::string& name, const caf::actor& handle) {

@@ -48,8 +48,8 @@
 
 #include "crypto/secure_buffer.hpp"
 #include "runtime/jobs/exec_processor.hpp"
+#include "transport/job_store.hpp"
 #include "transport/rq_job.hpp"
-#include "transport/rq_store.hpp"
 
 namespace pqrt {
 

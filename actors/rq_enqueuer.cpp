@@ -15,7 +15,7 @@ namespace {
 
 struct rq_enqueuer_state {
   std::shared_ptr<const pipeline_settings> settings;
-  std::unique_ptr<transport::rq_store> store;
+  std::unique_ptr<transport::job_store> store;
   peer writer{peer_names::status_writer};
   static inline const char* name = "rq_enqueuer";
 };
@@ -26,8 +26,7 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
                           std::shared_ptr<const pipeline_settings> ps) {
   auto& st = self->state;
   st.settings = std::move(ps);
-  st.store = std::make_unique<transport::rq_store>(
-      ws.redis, ws.serializer, transport::redis_client_options{ws.redis_give_up});
+  st.store = open_store(ws);
   self->set_down_handler([=](caf::down_msg& dm) { self->state.writer.down(dm); });
   return {
       [=](wire_atom, const std::string& name, const caf::actor& handle) {

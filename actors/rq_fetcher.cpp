@@ -20,7 +20,7 @@ constexpr auto idle_wait = std::chrono::milliseconds{1000};
 constexpr auto error_pause = std::chrono::milliseconds{500};
 
 struct fetcher_state {
-  std::unique_ptr<transport::rq_store> store;
+  std::unique_ptr<transport::job_store> store;
   worker_settings settings;
   peer pool{peer_names::executor_pool};
   /// Jobs handed to the pool whose outcome is not recorded yet: what goes back to Redis when the
@@ -156,7 +156,7 @@ void add_credits(fetcher_actor* self, size_t n) {
 caf::behavior rq_fetcher(fetcher_actor* self, worker_settings settings) {
   auto& st = self->state;
   st.settings = settings;
-  st.store = std::make_unique<transport::rq_store>(settings.redis, settings.serializer);
+  st.store = open_store(settings, transport::redis_client_options{});
   self->set_down_handler([=](caf::down_msg& dm) {
     if (self->state.pool.down(dm)) on_pool_down(self, dm.reason);
   });

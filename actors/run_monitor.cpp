@@ -12,7 +12,6 @@
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/metrics_registry.hpp"
-#include "transport/rq_keys.hpp"
 #include "transport/rq_time.hpp"
 
 namespace pqrt {
@@ -29,7 +28,7 @@ constexpr auto last_retry = std::chrono::seconds{30};
 struct run_monitor_state {
   worker_settings ws;
   std::shared_ptr<const pipeline_settings> settings;
-  std::unique_ptr<transport::rq_store> store;
+  std::unique_ptr<transport::job_store> store;
   std::unique_ptr<transport::blob_store> blobs;
   run_monitor_pass start_pass;  // another enqueue pass over the data file
   caf::actor pass;              // the one running, if any
@@ -137,11 +136,10 @@ caf::expected<progress> read_progress(run_monitor_actor* self) {
   if (!counts) return counts.error();
   p.finished = counts->finished;
   p.failed = counts->failed;
-  auto sizes = st.store->client().pipeline({{"ZCARD", transport::rq_keys::wip(ps.queue)},
-                                            {"LLEN", transport::rq_keys::queue(ps.queue)}});
-  if (!sizes) return sizes.error();
-  p.in_flight = (*sizes)[0].integer;
-  p.queued = (*sizes)[1].integer;
+  auto load = st.store->load(ps.queue);
+  if (!load) return load.error();
+  p.in_flight = load->in_flight;
+  p.queued = load->queued;
   return p;
 }
 
@@ -329,8 +327,7 @@ caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,
     if (!down_peer({&st.writer, &st.supervisor, &st.blob_fetcher, &st.decryptor, &st.enqueuer}, dm))
       pass_ended(self, dm);
   });
-  st.store = std::make_unique<transport::rq_store>(
-      ws.redis, ws.serializer, transport::redis_client_options{ws.redis_give_up});
+  st.store = open_store(ws);
   event(self, "{\"event\":\"scheduler_start\",\"run\":\"" + st.settings->run_id + "\",\"at\":\"" +
                   transport::rq_now() + "\"}");
   self->send(self, tick_atom::value);

@@ -16,7 +16,7 @@ constexpr size_t rerun_batch = 1000;
 constexpr size_t max_failed_named = 1000;
 constexpr size_t max_blobs_named = 5;
 
-caf::expected<std::string> manifest_head(transport::rq_store& store, const pipeline_settings& ps,
+caf::expected<std::string> manifest_head(transport::job_store& store, const pipeline_settings& ps,
                                          uint64_t total) {
   auto info = store.run_info(ps.run_id);
   if (!info) return info.error();
@@ -30,7 +30,7 @@ caf::expected<std::string> manifest_head(transport::rq_store& store, const pipel
 
 }  // namespace
 
-caf::expected<transport::result_audit> audit_results(transport::rq_store& store,
+caf::expected<transport::result_audit> audit_results(transport::job_store& store,
                                                      transport::blob_store& blobs,
                                                      const pipeline_settings& ps) {
   // A container that does not exist yet lists as empty, not as an error.
@@ -46,7 +46,7 @@ caf::expected<transport::result_audit> audit_results(transport::rq_store& store,
   return transport::result_audit{std::move(listed), std::move(*recorded)};
 }
 
-caf::error write_manifest(transport::rq_store& store, transport::blob_store& blobs,
+caf::error write_manifest(transport::job_store& store, transport::blob_store& blobs,
                           const pipeline_settings& ps, uint64_t total,
                           transport::result_audit& audit, run_outcome& out) {
   auto name = ps.run_id + "/manifest.jsonl";
@@ -93,7 +93,7 @@ caf::error write_manifest(transport::rq_store& store, transport::blob_store& blo
   return caf::none;
 }
 
-caf::expected<size_t> take_back(transport::rq_store& store, const pipeline_settings& ps,
+caf::expected<size_t> take_back(transport::job_store& store, const pipeline_settings& ps,
                                 const transport::result_audit& audit) {
   const auto& reruns = audit.reruns();
   const auto& bad = audit.bad_blobs();

@@ -14,8 +14,8 @@
 #include <caf/expected.hpp>
 
 #include "actors/pipeline_settings.hpp"
+#include "transport/job_store.hpp"
 #include "transport/result_audit.hpp"
-#include "transport/rq_store.hpp"
 #include "transport/storage.hpp"
 
 namespace pqrt {
@@ -23,7 +23,7 @@ namespace pqrt {
 /// An audit of the run's results: the listing of `<run>/results/` in the results container (one
 /// List Blobs call per 5,000 blobs) and the sizes recorded in Redis. Any error of either is
 /// returned, never read as an empty listing.
-caf::expected<transport::result_audit> audit_results(transport::rq_store& store,
+caf::expected<transport::result_audit> audit_results(transport::job_store& store,
                                                      transport::blob_store& blobs,
                                                      const pipeline_settings& ps);
 
@@ -31,7 +31,7 @@ caf::expected<transport::result_audit> audit_results(transport::rq_store& store,
 /// order) while noting each finished record's blob in `audit`, and fills in `out`'s counts. It is
 /// committed only when the audit stays clean; otherwise nothing is written and `out.manifest`
 /// stays empty (the records to run again are in `audit`).
-caf::error write_manifest(transport::rq_store& store, transport::blob_store& blobs,
+caf::error write_manifest(transport::job_store& store, transport::blob_store& blobs,
                           const pipeline_settings& ps, uint64_t total,
                           transport::result_audit& audit, run_outcome& out);
 
@@ -42,7 +42,7 @@ void report_rerun(const pipeline_settings& ps, const transport::result_audit& au
 
 /// Takes back, in Redis, the records the audit found to run again (see `rq_store::rerun_records`).
 /// Returns how many were taken back.
-caf::expected<size_t> take_back(transport::rq_store& store, const pipeline_settings& ps,
+caf::expected<size_t> take_back(transport::job_store& store, const pipeline_settings& ps,
                                 const transport::result_audit& audit);
 
 }  // namespace pqrt

@@ -27,7 +27,7 @@ struct queue_message_out {
 };
 
 struct status_writer_state {
-  std::unique_ptr<transport::rq_store> store;
+  std::unique_ptr<transport::job_store> store;
   worker_settings settings;
   peer pool{peer_names::executor_pool};  // told which outcomes are recorded (worker trees)
   std::vector<transport::job_outcome> pending;
@@ -175,10 +175,9 @@ void schedule_flush(status_writer_actor* self) {
 caf::behavior status_writer(status_writer_actor* self, worker_settings settings) {
   auto& st = self->state;
   st.settings = settings;
-  st.store = std::make_unique<transport::rq_store>(
-      settings.redis, settings.serializer,
-      transport::redis_client_options{settings.redis_give_up, std::chrono::milliseconds{50},
-                                      std::chrono::milliseconds{2000}});
+  st.store = open_store(settings, transport::redis_client_options{settings.redis_give_up,
+                                                                  std::chrono::milliseconds{50},
+                                                                  std::chrono::milliseconds{2000}});
   self->set_exit_handler([=](caf::exit_msg& em) {
     for (int attempt = 0; attempt < 20 && !write_pending(self); ++attempt)
       std::this_thread::sleep_for(retry_delay);

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "actors/pipeline_settings.hpp"
+#include "transport/job_store.hpp"
 #include "transport/redis_url.hpp"
 #include "transport/rq_job_data.hpp"
-#include "transport/rq_store.hpp"
 
 namespace pqrt {
 
@@ -28,6 +28,15 @@ struct worker_settings {
   /// The processing pipeline (storage, keys, scripts) for pqrt's record jobs; null for a worker
   /// that runs only the built-in functions.
   std::shared_ptr<const pipeline_settings> pipeline;
+  /// Makes each actor's job store; unset: an `rq_store` on `redis` (see `open_store`).
+  transport::job_store_factory make_store;
 };
+
+/// A job store for one actor of this worker: `make_store`'s, or else Redis at `s.redis`. A Redis
+/// outage lasts up to `patience.give_up_after` before its calls fail.
+std::unique_ptr<transport::job_store> open_store(const worker_settings& s,
+                                                 const transport::redis_client_options& patience);
+/// The same with `s.redis_give_up` as the limit and the default backoff.
+std::unique_ptr<transport::job_store> open_store(const worker_settings& s);
 
 }  // namespace pqrt

@@ -68,6 +68,15 @@ caf::expected<std::optional<double>> rq_store::oldest_queued_age(const std::stri
   return std::optional<double>{std::max(0.0, age)};
 }
 
+caf::expected<queue_load> rq_store::load(const std::string& queue) {
+  auto r = client_.pipeline({{"LLEN", rq_keys::queue(queue)}, {"ZCARD", rq_keys::wip(queue)}});
+  if (!r) return r.error();
+  for (const auto& reply : *r)
+    if (reply.type != redis_reply::kind::integer)
+      return make_error(errc::protocol_error, "LLEN/ZCARD of queue " + queue + ": not an integer");
+  return queue_load{(*r)[0].integer, (*r)[1].integer};
+}
+
 caf::expected<std::vector<worker_info>> rq_store::workers_info() {
   auto keys = client_.command({"SMEMBERS", rq_keys::workers});
   if (!keys) return keys.error();

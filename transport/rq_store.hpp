@@ -20,149 +20,101 @@
 
 #include <caf/expected.hpp>
 
+#include "transport/job_store.hpp"
 #include "transport/redis_client.hpp"
 #include "transport/rq_job.hpp"
 
 namespace pqrt::transport {
 
-/// Who a worker is, as RQ's worker hash shows it.
-struct worker_identity {
-  std::string name;                 ///< unique, no spaces (RQ's pub/sub channel uses it)
-  std::vector<std::string> queues;  ///< in priority order
-  std::string hostname;
-  int64_t pid = 0;
-};
-
-/// Timing of a worker's liveness.
-struct liveness_options {
-  std::chrono::seconds wip_ttl{90};            ///< rq:wip scores ahead of now (RQ: ~90 s busy)
-  std::chrono::milliseconds alive_ttl{10000};  ///< a worker silent this long is dead
-  std::chrono::seconds worker_ttl{480};        ///< RQ's worker hash TTL
-  int64_t max_attempts = 5;                    ///< deaths a job survives before it fails
-};
-
-/// The outcome of one job, to record.
-struct job_outcome {
-  std::string id;
-  bool ok = false;
-  py_value result;         ///< when ok
-  std::string error_text;  ///< when failed: RQ's exc_string text
-  bool stopped = false;    ///< stopped by a command: status `stopped`, never retried
-  double working_secs = 0;
-  int64_t retry_delay = 0;    ///< seconds before a retry when retries are left; -1: never retry
-  std::string result_ref;     ///< where the job's result went (a pqrt run's status record keeps it)
-  uint64_t result_bytes = 0;  ///< the size `result_ref` was written with (kept per run, checked)
-};
-
-/// What `info` counts for a queue.
-struct queue_info {
-  std::string name;
-  int64_t queued = 0, started = 0, finished = 0, failed = 0, deferred = 0, scheduled = 0;
-};
-
-/// How many of a run's jobs ended for good (its bitmaps).
-struct run_counts {
-  int64_t finished = 0;
-  int64_t failed = 0;
-};
-
-/// A finished record of a run to run again (`rq_store::rerun_records`).
-struct record_to_rerun {
-  std::string job_id;
-  uint64_t index = 0;
-  std::string status_key;
-  std::string blob;    ///< the lost result blob its status record names
-  std::string reason;  ///< kept in its status record
-};
-
-/// A worker as its RQ hash shows it.
-struct worker_info {
-  std::string name, state, queues, current_job, hostname, pid;
-};
-
 /// RQ operations over one reconnecting client.
-class rq_store {
+class rq_store final : public job_store {
 public:
   rq_store(redis_url url, rq_serializer serializer, redis_client_options options = {});
 
   /// Connects now (for a clear start-up error).
-  caf::error connect();
-  rq_serializer serializer() const { return serializer_; }
+  caf::error connect() override;
+  rq_serializer serializer() const override { return serializer_; }
 
   /// Enqueues jobs in RQ form, thousands per round trip. Jobs whose id exists are skipped.
   /// Returns how many were added.
-  caf::expected<size_t> enqueue(std::vector<job_spec> jobs);
+  caf::expected<size_t> enqueue(std::vector<job_spec> jobs) override;
 
   /// Reserves up to `max` jobs from `w.queues` in priority order without waiting. Sets
   /// `suspended` when `rq suspend` is in force (then nothing is reserved).
-  caf::expected<std::vector<rq_job>> reserve(const worker_identity& w, size_t max, bool& suspended);
+  caf::expected<std::vector<rq_job>> reserve(const worker_identity& w, size_t max,
+                                             bool& suspended) override;
   /// Waits up to `wait` for a job on the first queue (BLMOVE into the processing list), then
   /// registers it; nullopt when none came.
   caf::expected<std::optional<rq_job>> wait_and_reserve(const worker_identity& w,
-                                                        std::chrono::milliseconds wait);
+                                                        std::chrono::milliseconds wait) override;
   /// After a `reserve` or `wait_and_reserve` that failed (a lost reply: the server may have run
   /// it): the jobs that call started for this worker, which no one else will ever run otherwise.
-  caf::expected<std::vector<rq_job>> reclaim(const worker_identity& w);
+  caf::expected<std::vector<rq_job>> reclaim(const worker_identity& w) override;
   /// Records outcomes as RQ does (finish: results stream, finished registry, TTLs; fail: failed
   /// registry, or a retry via retries_left and the scheduled registry), one round trip.
   /// `states` (optional) receives what became of each: finished, failed, stopped, retried,
   /// scheduled, or gone (no longer this worker's).
   caf::error record(const worker_identity& w, const std::vector<job_outcome>& outcomes,
-                    std::vector<std::string>* states = nullptr);
+                    std::vector<std::string>* states = nullptr) override;
 
   /// Registers the worker as RQ does (worker hash, rq:workers, rq:workers:<q>) and as a pqrt
   /// worker (liveness). Fails if a live worker of that name exists.
-  caf::error register_worker(const worker_identity& w);
+  caf::error register_worker(const worker_identity& w) override;
   /// Refreshes liveness, the worker hash and the wip scores of reserved jobs. Returns whether
   /// RQ's suspension is in force.
-  caf::expected<bool> heartbeat(const worker_identity& w);
+  caf::expected<bool> heartbeat(const worker_identity& w) override;
   /// Sets the worker hash's `state` (idle, busy, suspended).
-  caf::error set_state(const worker_identity& w, const std::string& state);
+  caf::error set_state(const worker_identity& w, const std::string& state) override;
   /// Puts back this worker's reserved jobs (not counted as attempts), then deregisters as RQ's
   /// worker death does.
-  caf::error deregister_worker(const worker_identity& w);
+  caf::error deregister_worker(const worker_identity& w) override;
   /// Puts back reserved jobs of this worker that never started (a drain), at the front of their
   /// queues in order, not counted as attempts; ids no longer reserved by it are skipped. Returns
   /// how many went back.
-  caf::expected<size_t> release(const worker_identity& w, const std::vector<std::string>& ids);
+  caf::expected<size_t> release(const worker_identity& w,
+                                const std::vector<std::string>& ids) override;
   /// Returns the jobs of every dead pqrt worker to their queues; returns how many.
-  caf::expected<size_t> recover_dead_workers();
+  caf::expected<size_t> recover_dead_workers() override;
   /// Moves due jobs from the scheduled registries of `queues` back to their queues.
-  caf::expected<size_t> promote_scheduled(const std::vector<std::string>& queues);
+  caf::expected<size_t> promote_scheduled(const std::vector<std::string>& queues) override;
 
   /// A job's hash (empty fields when it does not exist).
-  caf::expected<rq_job> fetch(const std::string& id);
+  caf::expected<rq_job> fetch(const std::string& id) override;
   /// The latest entry of a job's results stream as field/value pairs (empty when none).
-  caf::expected<std::vector<std::string>> latest_result(const std::string& id);
+  caf::expected<std::vector<std::string>> latest_result(const std::string& id) override;
   /// Counts per queue and registry, like `rq info`.
-  caf::expected<std::vector<queue_info>> queues_info();
+  caf::expected<std::vector<queue_info>> queues_info() override;
   /// The live workers, like `rq info`.
-  caf::expected<std::vector<worker_info>> workers_info();
+  caf::expected<std::vector<worker_info>> workers_info() override;
   /// Seconds since the job at the head of `queue` was enqueued; nullopt for an empty queue.
-  caf::expected<std::optional<double>> oldest_queued_age(const std::string& queue);
+  caf::expected<std::optional<double>> oldest_queued_age(const std::string& queue) override;
 
   // --- pqrt runs (rq_runs.cpp) -------------------------------------------------------------
   /// The run's hash (empty when the run is unknown).
-  caf::expected<std::map<std::string, std::string>> run_info(const std::string& run);
+  caf::expected<std::map<std::string, std::string>> run_info(const std::string& run) override;
   /// Sets fields of the run's hash.
   caf::error set_run_info(const std::string& run,
-                          const std::vector<std::pair<std::string, std::string>>& fields);
+                          const std::vector<std::pair<std::string, std::string>>& fields) override;
   /// Finished and failed counts of a run.
-  caf::expected<run_counts> count_run(const std::string& run);
+  caf::expected<run_counts> count_run(const std::string& run) override;
   /// The record indices below `total` whose bit is set in the run's finished (or failed) bitmap.
-  caf::expected<std::vector<bool>> run_bitmap(const std::string& run, bool failed, uint64_t total);
+  caf::expected<std::vector<bool>> run_bitmap(const std::string& run, bool failed,
+                                              uint64_t total) override;
   /// `fields` of each status record in `keys`, in order ("" where absent), pipelined.
   caf::expected<std::vector<std::vector<std::string>>> status_records(
-      const std::vector<std::string>& keys, const std::vector<std::string>& fields);
+      const std::vector<std::string>& keys, const std::vector<std::string>& fields) override;
   /// The run's result blobs with the size each was written with (`rq_keys::run_blobs`).
-  caf::expected<std::unordered_map<std::string, uint64_t>> run_blob_sizes(const std::string& run);
+  caf::expected<std::unordered_map<std::string, uint64_t>> run_blob_sizes(
+      const std::string& run) override;
   /// Takes back finished records of `run` whose result blob is lost, so that an enqueue pass runs
   /// them again (the `rerun` script: only a record still finished and naming that blob). Returns
   /// how many were taken back.
   caf::expected<size_t> rerun_records(const std::string& run, const std::string& queue,
-                                      const std::vector<record_to_rerun>& records);
+                                      const std::vector<record_to_rerun>& records) override;
 
-  liveness_options& liveness() { return liveness_; }
+  /// How many jobs of `queue` wait, and how many are being worked on.
+  caf::expected<queue_load> load(const std::string& queue) override;
+
   redis_client& client() { return client_; }
 
 private:
@@ -175,7 +127,6 @@ private:
   bool scripts_loaded_ = false;
   std::string token_;         // of the latest reserve: marks the jobs it started
   uint64_t token_count_ = 0;  // SCRIPT LOAD sent once; a server that forgets gets EVAL
-  liveness_options liveness_;
 };
 
 }  // namespace pqrt::transport

@@ -121,17 +121,15 @@ caf::expected<worker_settings> make_worker_settings(const config::settings& cfg,
 }
 
 bool register_worker_now(const worker_settings& s) {
-  transport::redis_client_options probe_options;
-  probe_options.give_up_after = s.redis_give_up;
-  transport::rq_store probe{s.redis, s.serializer, probe_options};
-  if (auto err = probe.connect()) {
+  auto probe = open_store(s);
+  if (auto err = probe->connect()) {
     log::error("worker", "cannot reach Redis",
                {{"redis", s.redis.describe()}, {"error", render(err)}});
     return false;
   }
   // Registration first: it returns whatever a former worker of this name left reserved, which
   // must happen before this worker's fetcher reserves anything of its own.
-  if (auto err = probe.register_worker(s.identity)) {
+  if (auto err = probe->register_worker(s.identity)) {
     log::error("worker", "cannot register the worker", {{"error", render(err)}});
     return false;
   }

@@ -108,8 +108,7 @@ int run_scheduler(const config::settings& cfg, const role_options& opt, caf::tim
     log::error("scheduler", render(metrics.error()));
     return exit_config;
   }
-  transport::rq_store probe{ws->redis, ws->serializer, {ws->redis_give_up}};
-  if (auto err = probe.connect()) {
+  if (auto err = open_store(*ws)->connect()) {
     log::error("scheduler", "cannot reach Redis",
                {{"redis", ws->redis.describe()}, {"error", render(err)}});
     return exit_failure;

@@ -17,6 +17,7 @@
 #include "runtime/roles/pipeline.hpp"
 #include "runtime/shutdown.hpp"
 #include "runtime/tools/tool_io.hpp"
+#include "transport/rq_store.hpp"
 
 namespace po = boost::program_options;
 
