@@ -82,8 +82,9 @@ caf::behavior heartbeat(heartbeat_actor* self, worker_settings settings) {
 
 }  // namespace
 
-caf::actor spawn_heartbeat(caf::actor_system& sys, const worker_settings& settings) {
-  return sys.spawn<caf::detached>(heartbeat, settings);
+caf::actor spawn_heartbeat(caf::actor_system& sys, const worker_settings& settings,
+                           spawn_mode mode) {
+  return spawn_in(sys, mode, heartbeat, settings);
 }
 
 }  // namespace pqrt

@@ -12,12 +12,14 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/worker_settings.hpp"
 
 namespace pqrt {
 
 /// Spawns a heartbeat (detached: Redis calls block); its peers are wired by its supervisor
 /// (actors/peer.hpp).
-caf::actor spawn_heartbeat(caf::actor_system& sys, const worker_settings& settings);
+caf::actor spawn_heartbeat(caf::actor_system& sys, const worker_settings& settings,
+                           spawn_mode mode = spawn_mode::detached);
 
 }  // namespace pqrt

@@ -185,8 +185,9 @@ caf::behavior rq_fetcher(fetcher_actor* self, worker_settings settings) {
 
 }  // namespace
 
-caf::actor spawn_rq_fetcher(caf::actor_system& sys, const worker_settings& settings) {
-  return sys.spawn<caf::detached>(rq_fetcher, settings);
+caf::actor spawn_rq_fetcher(caf::actor_system& sys, const worker_settings& settings,
+                            spawn_mode mode) {
+  return spawn_in(sys, mode, rq_fetcher, settings);
 }
 
 }  // namespace pqrt

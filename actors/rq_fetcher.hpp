@@ -15,12 +15,14 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/worker_settings.hpp"
 
 namespace pqrt {
 
 /// Spawns an rq_fetcher (detached: it blocks in Redis); its peers are wired by its supervisor
 /// (actors/peer.hpp).
-caf::actor spawn_rq_fetcher(caf::actor_system& sys, const worker_settings& settings);
+caf::actor spawn_rq_fetcher(caf::actor_system& sys, const worker_settings& settings,
+                            spawn_mode mode = spawn_mode::detached);
 
 }  // namespace pqrt

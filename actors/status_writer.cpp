@@ -221,8 +221,9 @@ caf::behavior status_writer(status_writer_actor* self, worker_settings settings)
 
 }  // namespace
 
-caf::actor spawn_status_writer(caf::actor_system& sys, const worker_settings& settings) {
-  return sys.spawn<caf::detached>(status_writer, settings);
+caf::actor spawn_status_writer(caf::actor_system& sys, const worker_settings& settings,
+                               spawn_mode mode) {
+  return spawn_in(sys, mode, status_writer, settings);
 }
 
 }  // namespace pqrt
