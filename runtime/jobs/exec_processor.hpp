@@ -1,8 +1,9 @@
 #pragma once
 
-/// The `exec` processor: runs a decrypted processing script once per job. The script lives in an
-/// anonymous, sealed memfd and never touches the filesystem; it runs in its own process group with
-/// a minimal environment, its input on stdin and its result on stdout.
+/// The `exec` processor: runs a decrypted processing script. The script lives in an anonymous,
+/// sealed memfd and never touches the filesystem; it runs in its own process group with a minimal
+/// environment, its input on stdin and its result on stdout. `run_script` starts it once per
+/// record (the `once` protocol); script_process.hpp keeps one process for many records.
 
 #include <chrono>
 #include <cstddef>
@@ -34,16 +35,39 @@ public:
   /// True when the script starts with "#!".
   bool has_shebang() const { return has_shebang_; }
 
+  /// True when the script is an ELF file (a native program).
+  bool is_elf() const { return is_elf_; }
+
+  /// True when the kernel runs the script itself (a shebang or an ELF file), without the
+  /// interpreter.
+  bool runs_directly() const { return has_shebang_ || is_elf_; }
+
 private:
-  memory_script(int fd, bool has_shebang) : fd_(fd), has_shebang_(has_shebang) {}
+  memory_script(int fd, bool has_shebang, bool is_elf)
+      : fd_(fd), has_shebang_(has_shebang), is_elf_(is_elf) {}
 
   int fd_ = -1;
   bool has_shebang_ = false;
+  bool is_elf_ = false;
 };
+
+/// How records reach a script and results come back (field `script_protocol`).
+enum class script_protocol {
+  once,    ///< one process per record: the record is stdin, stdout is the result
+  lines,   ///< one long-lived process: a line per record on stdin, a result line per record
+  framed,  ///< one long-lived process: length-prefixed frames both ways, a status per record
+};
+
+/// "once", "lines" or "framed".
+const char* to_string(script_protocol protocol);
+
+/// The protocol named `name`; `errc::config_invalid` for any other name.
+caf::expected<script_protocol> parse_script_protocol(std::string_view name);
 
 struct exec_limits {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  size_t max_output = 64 * 1024 * 1024;          ///< stdout bytes kept; more fails the job
+  /// stdout bytes kept (a long-lived script: of one result line or frame); more fails the job.
+  size_t max_output = 64 * 1024 * 1024;
   size_t max_error_text = 4096;                  ///< stderr bytes kept (the LAST ones)
   std::string interpreter = "/usr/bin/python3";  ///< runs scripts without a shebang
   /// Polled about every 50 ms; true kills the script like a timeout. May be empty.
@@ -52,11 +76,13 @@ struct exec_limits {
 
 /// Runs `script` once: `input` on its stdin, returns its stdout. No shell.
 ///
-/// - A script with a shebang is executed directly as `/proc/self/fd/3` (the kernel reads the
-///   shebang); one without runs as `interpreter /proc/self/fd/3`.
+/// - A script with a shebang, or an ELF executable, is executed directly as `/proc/self/fd/3`
+///   (the kernel reads the shebang or the ELF header); any other runs as
+///   `interpreter /proc/self/fd/3`.
 /// - The child runs in its own process group (posix_spawn), with stdin/stdout/stderr pipes and the
 ///   script on fd 3; every other fd is closed. Its environment is a minimal one
-///   (`PATH=/usr/local/bin:/usr/bin:/bin`, `LANG=C.UTF-8`, `HOME` when set), never the parent's.
+///   (`PATH=/usr/local/bin:/usr/bin:/bin`, `LANG=C.UTF-8`, `PQRT_SCRIPT_PROTOCOL=once`, `HOME`
+///   when set), never the parent's.
 ///   Signal mask and the dispositions of common signals (SIGPIPE included) are reset to defaults.
 /// - stdin is fed and stdout/stderr drained concurrently (poll), so big inputs and outputs never
 ///   deadlock. A script that does not read its input is fine (EPIPE is not an error by itself).

@@ -1,4 +1,5 @@
-// runtime/exec_processor: scripts run from a sealed memfd, with real /bin/sh and python3.
+// runtime/exec_processor and script_process: scripts run from a sealed memfd, with real /bin/sh,
+// python3 and a C program compiled at test time, in each script protocol.
 #include "runtime/jobs/exec_processor.hpp"
 
 #include <fcntl.h>
@@ -6,17 +7,21 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <openssl/sha.h>
 
 #include "runtime/base/error.hpp"
+#include "runtime/jobs/script_process.hpp"
 
 using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -324,4 +329,436 @@ TEST_CASE("no zombies are left behind") {
   siginfo_t info{};
   int rc = ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
   CHECK((rc != 0 || info.si_pid == 0));
+}
+
+// --- script protocols: once, lines, framed; a Python script and a compiled C program -----------
+
+namespace {
+
+/// One script for every protocol (it reads PQRT_SCRIPT_PROTOCOL): a record's answer is the record
+/// upper-cased; "sleep" sleeps, "crash" exits 3, "none" answers nothing, "two" answers twice,
+/// "bad" fails (framed), "sandbox" describes its fds, process group and environment. Every record
+/// is announced on stderr as "seen <record>".
+constexpr const char* python_script = R"(import os, struct, sys, time
+def answer(rec):
+    sys.stderr.write("seen %s\n" % rec.decode(errors="replace")); sys.stderr.flush()
+    if rec == b"sleep": time.sleep(60)
+    if rec == b"crash": os._exit(3)
+    if rec == b"none": return []
+    if rec == b"bad": return [(1, b"bad record")]
+    if rec == b"sandbox":
+        fds = ",".join(str(f) for f in sorted(int(f) for f in os.listdir("/proc/self/fd")))
+        return [(0, ("fds=%s pg=%d env=%s proto=%s" % (fds, os.getpgrp() == os.getpid(),
+            ",".join(sorted(os.environ)), os.environ.get("PQRT_SCRIPT_PROTOCOL", ""))).encode())]
+    return ([(0, b"one")] if rec == b"two" else []) + [(0, rec.upper())]
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+proto = os.environ.get("PQRT_SCRIPT_PROTOCOL")
+if proto == "once":
+    for st, body in answer(inp.read()): out.write(body)
+    sys.exit(1 if body == b"bad record" else 0)
+elif proto == "lines":
+    for line in inp:
+        for st, body in answer(line.rstrip(b"\n")): out.write(body + b"\n")
+        out.flush()
+else:
+    while True:
+        head = inp.read(4)
+        if len(head) < 4: break
+        rec = inp.read(struct.unpack(">I", head)[0])
+        for st, body in answer(rec): out.write(struct.pack(">BI", st, len(body)) + body)
+        out.flush()
+)";
+
+constexpr const char* c_program = R"(#include <ctype.h>
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+extern char** environ;
+static char buf[1 << 20], out[1 << 20];
+static int is(const char* rec, size_t n, const char* word) {
+  return n == strlen(word) && memcmp(rec, word, n) == 0;
+}
+static int int_cmp(const void* a, const void* b) { return *(const int*)a - *(const int*)b; }
+static int str_cmp(const void* a, const void* b) {
+  return strcmp(*(char* const*)a, *(char* const*)b);
+}
+static size_t sandbox(char* p0) {
+  char* p = p0 + sprintf(p0, "fds=");
+  int fds[64], n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  for (struct dirent* e; (e = readdir(d)) != NULL && n < 64;)
+    if (e->d_name[0] != '.') fds[n++] = atoi(e->d_name);
+  closedir(d);
+  qsort(fds, n, sizeof(int), int_cmp);
+  for (int i = 0; i < n; ++i) p += sprintf(p, i ? ",%d" : "%d", fds[i]);
+  p += sprintf(p, " pg=%d env=", getpgrp() == getpid());
+  char* names[64];
+  int m = 0;
+  for (char** v = environ; *v != NULL && m < 64; ++v) names[m++] = *v;
+  qsort(names, m, sizeof(char*), str_cmp);
+  for (int i = 0; i < m; ++i) {
+    size_t k = strcspn(names[i], "=");
+    p += sprintf(p, "%s%.*s", i ? "," : "", (int)k, names[i]);
+  }
+  const char* proto = getenv("PQRT_SCRIPT_PROTOCOL");
+  p += sprintf(p, " proto=%s", proto ? proto : "");
+  return (size_t)(p - p0);
+}
+/* Answers one record into out; returns how many answers to write: 0, 1 or 2 ("one", then it). */
+static int answer(const char* rec, size_t n, size_t* out_n, int* status) {
+  fprintf(stderr, "seen %.*s\n", (int)n, rec);
+  *status = 0;
+  if (is(rec, n, "sleep")) sleep(60);
+  if (is(rec, n, "crash")) _exit(3);
+  if (is(rec, n, "none")) return 0;
+  if (is(rec, n, "bad")) { *status = 1; *out_n = 10; memcpy(out, "bad record", 10); return 1; }
+  if (is(rec, n, "sandbox")) { *out_n = sandbox(out); return 1; }
+  for (size_t i = 0; i < n; ++i) out[i] = (char)toupper((unsigned char)rec[i]);
+  *out_n = n;
+  return is(rec, n, "two") ? 2 : 1;
+}
+static int read_all(char* p, size_t n) {
+  for (size_t done = 0; done < n;) {
+    ssize_t r = read(0, p + done, n - done);
+    if (r <= 0) return 0;
+    done += (size_t)r;
+  }
+  return 1;
+}
+static void frame(int status, const char* body, size_t n) {
+  unsigned char head[5] = {(unsigned char)status, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8), (unsigned char)n};
+  fwrite(head, 1, 5, stdout);
+  fwrite(body, 1, n, stdout);
+}
+int main(void) {
+  const char* proto = getenv("PQRT_SCRIPT_PROTOCOL");
+  size_t out_n = 0;
+  int status = 0, k;
+  if (proto != NULL && strcmp(proto, "once") == 0) {
+    size_t n = fread(buf, 1, sizeof(buf), stdin);
+    k = answer(buf, n, &out_n, &status);
+    if (k == 2) fputs("one", stdout);
+    if (k > 0) fwrite(out, 1, out_n, stdout);
+    return status;
+  }
+  if (proto != NULL && strcmp(proto, "lines") == 0) {
+    while (fgets(buf, sizeof(buf), stdin) != NULL) {
+      size_t n = strcspn(buf, "\n");
+      k = answer(buf, n, &out_n, &status);
+      if (k == 2) fputs("one\n", stdout);
+      if (k > 0) { fwrite(out, 1, out_n, stdout); fputc('\n', stdout); }
+      fflush(stdout);
+    }
+    return 0;
+  }
+  unsigned char head[4];
+  while (read_all((char*)head, 4)) {
+    size_t n = (size_t)head[0] << 24 | (size_t)head[1] << 16 | (size_t)head[2] << 8 | head[3];
+    if (n > sizeof(buf) || !read_all(buf, n)) return 9;
+    k = answer(buf, n, &out_n, &status);
+    if (k == 2) frame(0, "one", 3);
+    if (k > 0) frame(status, out, out_n);
+    fflush(stdout);
+  }
+  return 0;
+}
+)";
+
+/// `c_program` compiled with the system's C compiler into a temporary directory, read back.
+const std::string& compiled_c_program() {
+  static const std::string binary = [] {
+    char dir[] = "/tmp/pqrt-exec-cc-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    std::string src = std::string{dir} + "/program.c", bin = std::string{dir} + "/program";
+    {
+      std::ofstream out{src};
+      out << c_program;
+    }
+    auto command = "cc -O1 -Wall -o '" + bin + "' '" + src + "'";
+    int rc = std::system(command.c_str());
+    std::ifstream in{bin, std::ios::binary};
+    std::string data{std::istreambuf_iterator<char>{in}, {}};
+    ::unlink(src.c_str());
+    ::unlink(bin.c_str());
+    ::rmdir(dir);
+    REQUIRE(rc == 0);
+    REQUIRE(data.size() > 4);
+    return data;
+  }();
+  return binary;
+}
+
+struct script_kind {
+  const char* name;
+  std::string contents;
+};
+
+std::vector<script_kind> script_kinds() {
+  return {{"python", python_script}, {"C program", compiled_c_program()}};
+}
+
+std::shared_ptr<const pqrt::memory_script> shared_script(const std::string& contents) {
+  auto script = pqrt::memory_script::create(contents, "test-script");
+  REQUIRE(script);
+  return std::make_shared<const pqrt::memory_script>(std::move(*script));
+}
+
+pqrt::exec_limits generous() {
+  pqrt::exec_limits limits;
+  limits.deadline = steady::now() + 120s;
+  return limits;
+}
+
+pqrt::exec_limits short_deadline() {
+  pqrt::exec_limits limits;
+  limits.deadline = steady::now() + 500ms;
+  return limits;
+}
+
+std::string upper(std::string text) {
+  for (auto& c : text)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string expected_sandbox(const char* protocol) {
+  return std::string{"fds=0,1,2,3,4 pg=1 env="} + (::getenv("HOME") ? "HOME," : "") +
+         "LANG,PATH,PQRT_SCRIPT_PROTOCOL proto=" + protocol;
+}
+
+const std::vector<pqrt::script_protocol> long_lived = {pqrt::script_protocol::lines,
+                                                       pqrt::script_protocol::framed};
+
+}  // namespace
+
+TEST_CASE("script_protocol names parse, others are refused") {
+  CHECK(*pqrt::parse_script_protocol("once") == pqrt::script_protocol::once);
+  CHECK(*pqrt::parse_script_protocol("lines") == pqrt::script_protocol::lines);
+  CHECK(*pqrt::parse_script_protocol("framed") == pqrt::script_protocol::framed);
+  auto bad = pqrt::parse_script_protocol("streams");
+  REQUIRE_FALSE(bad);
+  CHECK(pqrt::is(bad.error(), pqrt::errc::config_invalid));
+  CHECK(contains(pqrt::context_of(bad.error()), "'streams'"));
+}
+
+TEST_CASE("once: an ELF program runs directly, like a shebang script, in the same sandbox") {
+  for (const auto& kind : script_kinds()) {
+    CAPTURE(kind.name);
+    auto script = make_script(kind.contents);
+    CHECK(script.runs_directly() == (std::string{kind.name} != "python"));
+    CHECK(*pqrt::run_script(script, "hello", generous()) == "HELLO");
+    CHECK(*pqrt::run_script(script, "sandbox", generous()) == expected_sandbox("once"));
+    auto crash = pqrt::run_script(script, "crash", generous());
+    REQUIRE_FALSE(crash);
+    CHECK(pqrt::context_of(crash.error()) == "script exited with code 3: seen crash");
+    auto slow = pqrt::run_script(script, "sleep", short_deadline());
+    REQUIRE_FALSE(slow);
+    CHECK(pqrt::is(slow.error(), pqrt::errc::timeout));
+  }
+}
+
+TEST_CASE("long-lived: one process answers every record, in order, once each") {
+  for (const auto& kind : script_kinds())
+    for (auto protocol : long_lived) {
+      CAPTURE(kind.name);
+      CAPTURE(pqrt::to_string(protocol));
+      pqrt::script_process process{shared_script(kind.contents), protocol};
+      CHECK(process.pid() == -1);  // started lazily
+      for (int i = 0; i < 200; ++i) {
+        auto record = "record " + std::to_string(i) + std::string(i % 7 * 300, 'x');
+        auto out = process.run(record, generous());
+        REQUIRE(out);
+        CHECK(*out == upper(record));
+      }
+      CHECK(*process.run("", generous()) == "");
+      CHECK(process.starts() == 1);
+      CHECK(*process.run("sandbox", generous()) == expected_sandbox(pqrt::to_string(protocol)));
+    }
+}
+
+TEST_CASE("long-lived: order is kept with one process per thread") {
+  for (const auto& kind : script_kinds())
+    for (auto protocol : long_lived) {
+      CAPTURE(kind.name);
+      CAPTURE(pqrt::to_string(protocol));
+      auto script = shared_script(kind.contents);
+      std::atomic<int> good{0};
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+          pqrt::script_process process{script, protocol};
+          for (int i = 0; i < 50; ++i) {
+            auto record = "t" + std::to_string(t) + "-r" + std::to_string(i);
+            auto out = process.run(record, generous());
+            if (out && *out == upper(record)) ++good;
+          }
+        });
+      for (auto& th : threads)
+        th.join();
+      CHECK(good == 200);
+    }
+}
+
+TEST_CASE("long-lived: a record past its deadline fails alone; the next runs in a new process") {
+  for (const auto& kind : script_kinds())
+    for (auto protocol : long_lived) {
+      CAPTURE(kind.name);
+      CAPTURE(pqrt::to_string(protocol));
+      pqrt::script_process process{shared_script(kind.contents), protocol};
+      CHECK(*process.run("before", generous()) == "BEFORE");
+      auto old_pid = process.pid();
+      auto slow = process.run("sleep", short_deadline());
+      REQUIRE_FALSE(slow);
+      CHECK(pqrt::is(slow.error(), pqrt::errc::timeout));
+      CHECK(contains(pqrt::context_of(slow.error()), "without a result for the record"));
+      CHECK(process.pid() == -1);
+      CHECK(process_gone(old_pid));
+      CHECK(*process.run("after", generous()) == "AFTER");
+      CHECK(process.pid() != old_pid);
+      CHECK(process.starts() == 2);
+      // A stop request kills it the same way.
+      pqrt::exec_limits stop = generous();
+      stop.stop_requested = [] { return true; };
+      auto stopped = process.run("sleep", stop);
+      REQUIRE_FALSE(stopped);
+      CHECK(contains(pqrt::context_of(stopped.error()), "script stopped"));
+      CHECK(*process.run("again", generous()) == "AGAIN");
+    }
+}
+
+TEST_CASE("long-lived: a crash fails the record in flight with its own stderr, then restarts") {
+  for (const auto& kind : script_kinds())
+    for (auto protocol : long_lived) {
+      CAPTURE(kind.name);
+      CAPTURE(pqrt::to_string(protocol));
+      pqrt::script_process process{shared_script(kind.contents), protocol};
+      CHECK(*process.run("first", generous()) == "FIRST");
+      auto crash = process.run("crash", generous());
+      REQUIRE_FALSE(crash);
+      CHECK(pqrt::is(crash.error(), pqrt::errc::job_failed));
+      auto text = pqrt::context_of(crash.error());
+      CHECK(text == "script exited with code 3 while a record was in flight: seen crash");
+      CHECK_FALSE(contains(text, "seen first"));  // the record before had its own stderr
+      CHECK(*process.run("next", generous()) == "NEXT");
+      CHECK(process.starts() == 2);
+    }
+}
+
+TEST_CASE("long-lived: two answers or none for one record fail that record; the process restarts") {
+  for (const auto& kind : script_kinds())
+    for (auto protocol : long_lived) {
+      CAPTURE(kind.name);
+      CAPTURE(pqrt::to_string(protocol));
+      pqrt::script_process process{shared_script(kind.contents), protocol};
+      CHECK(*process.run("a", generous()) == "A");
+      auto two = process.run("two", generous());
+      REQUIRE_FALSE(two);
+      CHECK(pqrt::is(two.error(), pqrt::errc::job_failed));
+      CHECK(contains(pqrt::context_of(two.error()), "more than one"));
+      CHECK(process.pid() == -1);
+      CHECK(*process.run("b", generous()) == "B");
+      CHECK(process.starts() == 2);
+      auto none = process.run("none", short_deadline());
+      REQUIRE_FALSE(none);
+      CHECK(pqrt::is(none.error(), pqrt::errc::timeout));
+      CHECK(contains(pqrt::context_of(none.error()), "without a result for the record"));
+      CHECK(*process.run("c", generous()) == "C");
+      CHECK(process.starts() == 3);
+    }
+}
+
+TEST_CASE("framed: binary and multi-line results, and a record failed without exiting") {
+  for (const auto& kind : script_kinds()) {
+    CAPTURE(kind.name);
+    pqrt::script_process process{shared_script(kind.contents), pqrt::script_protocol::framed};
+    std::string record{"line one\nline two\0\xff end", 22};
+    CHECK(*process.run(record, generous()) == upper(record));
+    auto bad = process.run("bad", generous());
+    REQUIRE_FALSE(bad);
+    CHECK(pqrt::context_of(bad.error()) == "script failed the record: bad record");
+    CHECK(*process.run("fine", generous()) == "FINE");
+    CHECK(process.starts() == 1);  // the same process
+  }
+}
+
+TEST_CASE("lines: a record holding a newline fails alone") {
+  pqrt::script_process process{shared_script(python_script), pqrt::script_protocol::lines};
+  auto split = process.run("two\nlines", generous());
+  REQUIRE_FALSE(split);
+  CHECK(contains(pqrt::context_of(split.error()), "framed"));
+  CHECK(*process.run("one line", generous()) == "ONE LINE");
+}
+
+TEST_CASE("long-lived: a script that never reads its input") {
+  for (auto protocol : long_lived) {
+    CAPTURE(pqrt::to_string(protocol));
+    // It answers nothing: the record times out, the process group is killed.
+    pqrt::script_process silent{shared_script("#!/bin/sh\nexec sleep 60\n"), protocol};
+    auto big = random_bytes(1 << 20, 5);
+    for (auto& c : big)
+      if (c == '\n') c = ' ';
+    auto timed_out = silent.run(big, short_deadline());
+    REQUIRE_FALSE(timed_out);
+    CHECK(pqrt::is(timed_out.error(), pqrt::errc::timeout));
+    // It answers before it read its record: that answer is not the record's.
+    pqrt::script_process early{
+        shared_script("import sys, time\nsys.stdout.buffer.write(b'\\0\\0\\0\\0\\2ok' if "
+                      "__import__('os').environ['PQRT_SCRIPT_PROTOCOL'] == 'framed' else "
+                      "b'ok\\n')\nsys.stdout.flush()\ntime.sleep(60)\n"),
+        protocol};
+    auto answered = early.run(big, generous());
+    REQUIRE_FALSE(answered);
+    CHECK(contains(pqrt::context_of(answered.error()), "before it read its whole record"));
+  }
+}
+
+TEST_CASE("long-lived: a script that dies at start-up fails each record with its stderr") {
+  for (auto protocol : long_lived) {
+    CAPTURE(pqrt::to_string(protocol));
+    pqrt::script_process process{
+        shared_script(
+            "import sys\nsys.stderr.write('cannot start: no module foo\\n')\nsys.exit(2)\n"),
+        protocol};
+    for (int i = 0; i < 3; ++i) {
+      auto out = process.run("x", generous());
+      REQUIRE_FALSE(out);
+      CHECK(pqrt::context_of(out.error()) ==
+            "script exited with code 2 while a record was in flight: cannot start: no module foo");
+    }
+    CHECK(process.starts() == 3);  // one start per record, not a spin
+    // A record whose deadline comes before the next start fails at once with the last text.
+    pqrt::exec_limits soon;
+    soon.deadline = steady::now() + 1ms;
+    auto waiting = process.run("x", soon);
+    REQUIRE_FALSE(waiting);
+    CHECK(process.starts() == 3);
+  }
+}
+
+TEST_CASE("long-lived: a result over max_output fails the record") {
+  for (auto protocol : long_lived) {
+    CAPTURE(pqrt::to_string(protocol));
+    pqrt::script_process process{shared_script(python_script), protocol};
+    auto limits = generous();
+    limits.max_output = 100;
+    auto big = process.run(std::string(101, 'y'), limits);
+    REQUIRE_FALSE(big);
+    CHECK(pqrt::is(big.error(), pqrt::errc::job_failed));
+    CHECK(contains(pqrt::context_of(big.error()), "100"));
+    CHECK(*process.run(std::string(100, 'y'), limits) == std::string(100, 'Y'));
+  }
+}
+
+TEST_CASE("long-lived: destroying the process object kills the process group") {
+  pid_t pid = -1;
+  {
+    pqrt::script_process process{shared_script(python_script), pqrt::script_protocol::lines};
+    CHECK(*process.run("x", generous()) == "X");
+    pid = process.pid();
+  }
+  CHECK(process_gone(pid));
 }
