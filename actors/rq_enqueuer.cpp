@@ -85,8 +85,8 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
 }  // namespace
 
 caf::actor spawn_rq_enqueuer(caf::actor_system& sys, const worker_settings& ws,
-                             std::shared_ptr<const pipeline_settings> ps) {
-  return sys.spawn<caf::detached>(rq_enqueuer, ws, std::move(ps));
+                             std::shared_ptr<const pipeline_settings> ps, spawn_mode mode) {
+  return spawn_in(sys, mode, rq_enqueuer, ws, std::move(ps));
 }
 
 }  // namespace pqrt

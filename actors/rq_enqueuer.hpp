@@ -12,6 +12,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/pipeline_settings.hpp"
 #include "actors/worker_settings.hpp"
 
@@ -20,6 +21,7 @@ namespace pqrt {
 /// Spawns an rq_enqueuer (detached: Redis calls block); its peers are wired by its supervisor
 /// (actors/peer.hpp).
 caf::actor spawn_rq_enqueuer(caf::actor_system& sys, const worker_settings& ws,
-                             std::shared_ptr<const pipeline_settings> ps);
+                             std::shared_ptr<const pipeline_settings> ps,
+                             spawn_mode mode = spawn_mode::detached);
 
 }  // namespace pqrt
