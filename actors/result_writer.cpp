@@ -149,8 +149,8 @@ caf::behavior result_writer(result_writer_actor* self, worker_settings ws,
 }  // namespace
 
 caf::actor spawn_result_writer(caf::actor_system& sys, const worker_settings& ws,
-                               std::shared_ptr<const pipeline_settings> ps) {
-  return sys.spawn<caf::detached>(result_writer, ws, std::move(ps));
+                               std::shared_ptr<const pipeline_settings> ps, spawn_mode mode) {
+  return spawn_in(sys, mode, result_writer, ws, std::move(ps));
 }
 
 }  // namespace pqrt

@@ -16,6 +16,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/pipeline_settings.hpp"
 #include "actors/worker_settings.hpp"
 
@@ -24,6 +25,7 @@ namespace pqrt {
 /// Spawns a result_writer (detached: storage calls block); its peers are wired by its supervisor
 /// (actors/peer.hpp).
 caf::actor spawn_result_writer(caf::actor_system& sys, const worker_settings& ws,
-                               std::shared_ptr<const pipeline_settings> ps);
+                               std::shared_ptr<const pipeline_settings> ps,
+                               spawn_mode mode = spawn_mode::detached);
 
 }  // namespace pqrt
