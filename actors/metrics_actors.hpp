@@ -17,6 +17,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/peer.hpp"
 #include "azure/arm_client.hpp"
 #include "transport/job_store.hpp"
 #include "transport/redis_url.hpp"
@@ -44,7 +45,8 @@ caf::actor spawn_resource_lister(caf::actor_system& sys,
 caf::actor spawn_metrics_fetcher(caf::actor_system& sys,
                                  std::shared_ptr<const metrics_settings> settings);
 caf::actor spawn_metrics_writer(caf::actor_system& sys,
-                                std::shared_ptr<const metrics_settings> settings);
+                                std::shared_ptr<const metrics_settings> settings,
+                                spawn_mode mode = spawn_mode::detached);
 
 /// The JSON document of one resource's metrics (exposed for tests).
 std::string metrics_document(const azure::arm_resource& resource, const std::string& window_start,

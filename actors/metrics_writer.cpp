@@ -6,6 +6,7 @@
 
 #include "actors/metrics_actors.hpp"
 #include "actors/metrics_protocol.hpp"
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
@@ -91,8 +92,8 @@ caf::behavior metrics_writer(writer_actor* self, std::shared_ptr<const metrics_s
 }  // namespace
 
 caf::actor spawn_metrics_writer(caf::actor_system& sys,
-                                std::shared_ptr<const metrics_settings> settings) {
-  return sys.spawn<caf::detached>(metrics_writer, std::move(settings));
+                                std::shared_ptr<const metrics_settings> settings, spawn_mode mode) {
+  return spawn_in(sys, mode, metrics_writer, std::move(settings));
 }
 
 }  // namespace pqrt
