@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 
@@ -17,6 +18,7 @@
 #include "runtime/jobs/builtins.hpp"
 #include "runtime/jobs/exec_processor.hpp"
 #include "runtime/jobs/record_job.hpp"
+#include "runtime/jobs/script_process.hpp"
 
 namespace pqrt {
 
@@ -30,10 +32,10 @@ steady::time_point deadline_for(const transport::rq_job& job) {
 }
 
 std::string failure_text(const transport::rq_job& job, const caf::error& err) {
+  auto text = context_of(err);
   if (is(err, errc::timeout))
     return "JobTimeoutException: Task exceeded maximum timeout value (" +
-           std::to_string(job.timeout_seconds()) + " seconds)";
-  auto text = context_of(err);
+           std::to_string(job.timeout_seconds()) + " seconds)" + (text.empty() ? "" : ": " + text);
   return text.empty() ? render(err) : text;
 }
 
@@ -72,10 +74,22 @@ struct executor_state {
   std::optional<run_material> material;
   std::map<std::string, crypto::record_cipher> ciphers;  // by key check
   peer decryptor{peer_names::decryptor};                 // wired through the pool
+  std::unique_ptr<script_process> process;               // lines, framed: started lazily
   static inline const char* name = "executor";
 };
 
 using executor_actor = caf::stateful_actor<executor_state>;
+
+/// Runs the run's script on one record in the configured protocol; a long-lived process is kept
+/// in the state, one per executor, and replaced when the run's script changes.
+caf::expected<std::string> run_exec(executor_state& st, const run_material& m,
+                                    const std::string& plain, const exec_limits& limits) {
+  auto protocol = st.settings.pipeline->script_protocol;
+  if (protocol == script_protocol::once) return run_script(*m.script, plain, limits);
+  if (!st.process || st.process->script() != m.script.get())
+    st.process = std::make_unique<script_process>(m.script, protocol);
+  return st.process->run(plain, limits);
+}
 
 pending_result run_record(executor_actor* self, const transport::rq_job& job,
                           const record_call& rc) {
@@ -104,7 +118,7 @@ pending_result run_record(executor_actor* self, const transport::rq_job& job,
     limits.interpreter = st.settings.pipeline->script_interpreter;
     auto id = job.id;
     limits.stop_requested = [id] { return job_control::stop_requested(id); };
-    result = run_script(*m.script, *plain, limits);
+    result = run_exec(st, m, *plain, limits);
   } else {
     result = run_record_processor(rc.processor, *plain, deadline_for(job));
   }

@@ -6,7 +6,9 @@
 ///
 /// A record job (`pqrt.record`): opens the sealed record with the run's data key (asked from the
 /// decryptor once, then kept), runs the processor on the plaintext (a built-in record processor,
-/// or the decrypted script through `run_script`), and answers with the plaintext result for
+/// or the decrypted script: through `run_script` in the `once` script protocol, or through the
+/// executor's own long-lived `script_process` in `lines` and `framed`, started at its first record
+/// and killed with the executor), and answers with the plaintext result for
 /// result_encryptor; the plaintext never leaves memory. A record that does not open (changed,
 /// swapped, another key) fails its job at once, without retries: the same bytes never open.
 /// Other jobs run the built-in functions.

@@ -15,6 +15,7 @@
 #include <caf/fwd.hpp>
 
 #include "crypto/key_wrap.hpp"
+#include "runtime/jobs/exec_processor.hpp"
 #include "transport/storage.hpp"
 
 namespace pqrt {
@@ -48,6 +49,9 @@ struct pipeline_settings {
   std::chrono::seconds script_timeout{300};
   int64_t max_attempts = 3;
   std::string script_interpreter = "/usr/bin/python3";
+  /// How the exec processor's script gets its records: a process per record (`once`) or one
+  /// long-lived process per executor (`lines`, `framed`).
+  pqrt::script_protocol script_protocol = pqrt::script_protocol::once;
 
   std::function<caf::expected<std::unique_ptr<transport::blob_store>>()> make_blobs;
   std::function<caf::expected<std::unique_ptr<transport::queue_store>>()> make_queues;

@@ -58,6 +58,7 @@ int run_local(const config::settings& given, const role_options& opt, caf::times
             {{"run", cfg.run_id},
              {"storage", cfg.local_storage_dir},
              {"processor", cfg.processor},
+             {"script_protocol", cfg.script_protocol},
              {"concurrency", std::to_string(ws->concurrency)}});
   int code = exit_ok;
   {

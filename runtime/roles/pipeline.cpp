@@ -12,6 +12,7 @@
 #include "crypto/random.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
+#include "runtime/jobs/exec_processor.hpp"
 #include "runtime/jobs/record_job.hpp"
 
 namespace pqrt {
@@ -86,6 +87,10 @@ caf::expected<std::shared_ptr<pipeline_settings>> make_pipeline(const config::se
   ps->workload_queue = cfg.workload_tracker_queue_name;
   ps->status_prefix = cfg.job_status_key_prefix;
   ps->script_timeout = std::chrono::seconds{cfg.script_timeout_sec};
+  auto protocol = parse_script_protocol(cfg.script_protocol);
+  if (!protocol)
+    return make_error(errc::config_invalid, "script_protocol: " + context_of(protocol.error()));
+  ps->script_protocol = *protocol;
   ps->max_attempts = cfg.job_max_attempts;
   // Fail at start, naming the field, rather than at the first job.
   if (auto blobs = make_blob_store(store_cfg); !blobs) return blobs.error();

@@ -312,6 +312,14 @@ TEST_SUITE("config") {
     CHECK(load_error(with_env({{"PQRT_LOG_LEVEL", "loud"}})) ==
           "config: field 'log_level' (environment variable PQRT_LOG_LEVEL): 'loud' is not one of "
           "debug, info, warn, error");
+    auto in = with_env();
+    in.flags["script_protocol"] = "stream";
+    CHECK(load_error(in) ==
+          "config: field 'script_protocol' (flag --script-protocol): 'stream' is "
+          "not one of once, lines, framed");
+    CHECK(load_ok(with_env()).script_protocol == "once");
+    in.flags["script_protocol"] = "framed";
+    CHECK(load_ok(in).script_protocol == "framed");
   }
 
   TEST_CASE("booleans from text") {
