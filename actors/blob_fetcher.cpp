@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
@@ -99,8 +100,9 @@ caf::behavior blob_fetcher(blob_fetcher_actor* self, std::shared_ptr<const pipel
 
 }  // namespace
 
-caf::actor spawn_blob_fetcher(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps) {
-  return sys.spawn<caf::detached>(blob_fetcher, std::move(ps));
+caf::actor spawn_blob_fetcher(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps,
+                              spawn_mode mode) {
+  return spawn_in(sys, mode, blob_fetcher, std::move(ps));
 }
 
 }  // namespace pqrt

@@ -11,6 +11,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/pipeline_settings.hpp"
 
 namespace pqrt {
@@ -20,6 +21,7 @@ constexpr size_t blob_chunk_size = 1 << 20;
 
 /// Spawns a blob_fetcher (detached: storage calls block); its peers are wired by its supervisor
 /// (actors/peer.hpp).
-caf::actor spawn_blob_fetcher(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps);
+caf::actor spawn_blob_fetcher(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps,
+                              spawn_mode mode = spawn_mode::detached);
 
 }  // namespace pqrt
