@@ -169,8 +169,9 @@ caf::behavior decryptor(decryptor_actor* self, std::shared_ptr<const pipeline_se
 
 }  // namespace
 
-caf::actor spawn_decryptor(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps) {
-  return sys.spawn<caf::detached>(decryptor, std::move(ps));
+caf::actor spawn_decryptor(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps,
+                           spawn_mode mode) {
+  return spawn_in(sys, mode, decryptor, std::move(ps));
 }
 
 }  // namespace pqrt

@@ -11,12 +11,14 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/peer.hpp"
 #include "actors/pipeline_settings.hpp"
 
 namespace pqrt {
 
 /// Spawns a decryptor (detached: unwrapping may call Key Vault); its peers are wired by its
 /// supervisor (actors/peer.hpp).
-caf::actor spawn_decryptor(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps);
+caf::actor spawn_decryptor(caf::actor_system& sys, std::shared_ptr<const pipeline_settings> ps,
+                           spawn_mode mode = spawn_mode::detached);
 
 }  // namespace pqrt
