@@ -249,7 +249,8 @@ std::string exit_text(int status) {
 
 bool drain_into(int fd, std::string& into, size_t keep) {
   char buf[io_chunk];
-  for (;;) {
+  // Bounded, so that a script writing stderr as fast as it can does not keep us here.
+  for (int reads = 0; reads < 64; ++reads) {
     auto n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
       into.append(buf, static_cast<size_t>(n));
@@ -259,6 +260,7 @@ bool drain_into(int fd, std::string& into, size_t keep) {
     if (n < 0 && errno == EINTR) continue;
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
+  return true;
 }
 
 }  // namespace pqrt::detail

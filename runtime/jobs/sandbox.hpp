@@ -98,8 +98,8 @@ std::string error_text(std::string text, size_t limit);
 /// "script exited with code N" / "script killed by signal N", from a wait status.
 std::string exit_text(int status);
 
-/// Appends what `fd` holds now (non-blocking) to `into`, keeping at most its last `keep` bytes.
-/// Returns false at EOF or on a read error.
+/// Appends what `fd` holds now (non-blocking; at most 64 reads) to `into`, keeping at most its
+/// last `keep` bytes (plus one read's worth). Returns false at EOF or on a read error.
 bool drain_into(int fd, std::string& into, size_t keep);
 
 }  // namespace pqrt::detail

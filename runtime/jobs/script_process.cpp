@@ -76,21 +76,23 @@ void wipe(std::string& s) {
   s.clear();
 }
 
-/// Reads what `fd` holds now into `into`; false at EOF or on an error.
-bool read_ready(int fd, std::string& into) {
+/// Reads what `fd` holds now into `into`, stopping once it holds more than `cap` bytes (the
+/// caller's parse then fails the record); false at EOF or on an error.
+bool read_ready(int fd, std::string& into, size_t cap) {
   char buf[io_chunk];
   for (;;) {
     auto n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
       into.append(buf, static_cast<size_t>(n));
-      if (into.size() > (size_t{1} << 31)) return true;  // the caller's cap stops it
+      if (into.size() > cap) break;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    bool more = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     ::explicit_bzero(buf, sizeof(buf));
-    return more;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
+  ::explicit_bzero(buf, sizeof(buf));
+  return true;
 }
 
 }  // namespace
@@ -122,12 +124,16 @@ caf::error script_process::died(std::string err, const exec_limits& limits) {
   auto text = exit_text(status) + " while a record was in flight";
   auto tail = error_text(std::move(err), limits.max_error_text);
   if (!tail.empty()) text += ": " + tail;
-  last_death_ = text;
+  note_death(text);
+  return make_error(errc::job_failed, std::move(text));
+}
+
+void script_process::note_death(std::string text) {
+  last_death_ = std::move(text);
   auto delay =
       std::min<clock_type::duration>(max_backoff, first_backoff * (1 << std::min(deaths_, 6)));
   ++deaths_;
   restart_at_ = clock_type::now() + delay;
-  return make_error(errc::job_failed, std::move(text));
 }
 
 caf::error script_process::wait_for_restart(const exec_limits& limits) {
@@ -149,20 +155,15 @@ caf::error script_process::ensure_started(const exec_limits& limits) {
   if (child_.pid >= 0 && has_exited(child_.pid)) {
     // It exited between records: a clean exit restarts at once, a failure with backoff.
     auto status = kill_and_reap();
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-      last_death_ = exit_text(status) + " between records";
-      restart_at_ = clock_type::now() + first_backoff * (1 << std::min(deaths_, 6));
-      ++deaths_;
-    }
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+      note_death(exit_text(status) + " between records");
   }
   if (child_.pid >= 0) return caf::none;
   if (auto err = wait_for_restart(limits)) return err;
   auto child = spawn_sandboxed(*script_, limits.interpreter, to_string(protocol_));
   ++starts_;
   if (!child) {
-    last_death_ = render(child.error());
-    restart_at_ = clock_type::now() + first_backoff * (1 << std::min(deaths_, 6));
-    ++deaths_;
+    note_death(render(child.error()));
     return child.error();
   }
   child_ = std::move(*child);
@@ -205,13 +206,14 @@ caf::expected<std::string> script_process::exchange(const std::string& request,
   // What the script wrote since the last record: stderr is dropped, stdout is an error.
   drain_into(child_.err.get(), err, 0);
   err.clear();
-  bool out_open = read_ready(child_.out.get(), out);
+  bool out_open = read_ready(child_.out.get(), out, 0);
   if (!out.empty()) {
     wipe(out);
     return restart_after(errc::job_failed,
                          "script wrote output between records (more than one "
                          "result for the record before?)");
   }
+  const size_t out_cap = limits.max_output + frame_head;
   sigpipe_guard pipe_guard;
   size_t written = 0;
   bool in_open = true, err_open = true;
@@ -250,7 +252,7 @@ caf::expected<std::string> script_process::exchange(const std::string& request,
       }
     }
     if (err_open) err_open = drain_into(child_.err.get(), err, limits.max_error_text);
-    if (out_open) out_open = read_ready(child_.out.get(), out);
+    if (out_open) out_open = read_ready(child_.out.get(), out, out_cap);
     auto all_written = written == request.size();
     if (auto settled = settle(out, err, all_written, limits)) return std::move(*settled);
     bool exited = !out_open || (!child_.pidfd && has_exited(child_.pid));
@@ -259,7 +261,7 @@ caf::expected<std::string> script_process::exchange(const std::string& request,
       exited = ::poll(&p, 1, 0) == 1;
     }
     if (exited) {
-      read_ready(child_.out.get(), out);  // what it wrote just before it went
+      read_ready(child_.out.get(), out, out_cap);  // what it wrote just before it went
       if (auto settled = settle(out, err, all_written, limits)) return std::move(*settled);
       wipe(out);
       drain_into(child_.err.get(), err, limits.max_error_text);

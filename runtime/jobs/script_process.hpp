@@ -72,6 +72,8 @@ private:
   std::optional<caf::expected<std::string>> settle(std::string& out, std::string& err,
                                                    bool all_written, const exec_limits& limits);
   caf::error died(std::string err, const exec_limits& limits);
+  /// Records a death (or a failed start): the next start waits out the backoff.
+  void note_death(std::string text);
   caf::error restart_after(errc code, std::string text);
   int kill_and_reap();
 

@@ -762,3 +762,35 @@ TEST_CASE("long-lived: destroying the process object kills the process group") {
   }
   CHECK(process_gone(pid));
 }
+
+TEST_CASE("framed: the README's reference loop") {
+  // README.md, "Script protocols": keep the two in step.
+  constexpr const char* loop = R"(import struct, sys
+
+def process(record: bytes) -> bytes:
+    if record == b"boom":
+        raise ValueError("boom")
+    return record.upper()  # the script's work
+
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    head = inp.read(4)
+    if len(head) < 4:  # end of input: pqrt is done with this process
+        break
+    (size,) = struct.unpack(">I", head)
+    record = inp.read(size)
+    try:
+        status, payload = 0, process(record)
+    except Exception as e:  # fails this record only; the process goes on
+        status, payload = 1, repr(e).encode()
+    out.write(struct.pack(">BI", status, len(payload)) + payload)
+    out.flush()
+)";
+  pqrt::script_process process{shared_script(loop), pqrt::script_protocol::framed};
+  CHECK(*process.run("a\nb", generous()) == "A\nB");
+  auto boom = process.run("boom", generous());
+  REQUIRE_FALSE(boom);
+  CHECK(pqrt::context_of(boom.error()) == "script failed the record: ValueError('boom')");
+  CHECK(*process.run("c", generous()) == "C");
+  CHECK(process.starts() == 1);
+}
