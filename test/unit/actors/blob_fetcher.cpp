@@ -3,9 +3,6 @@
 // in a temporary directory.
 #include "actors/blob_fetcher.hpp"
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
+#include "fakes.hpp"
 #include "runtime/base/error.hpp"
 #include "transport/local_storage.hpp"
 
@@ -21,13 +19,11 @@
 namespace {
 
 struct fixture : test_coordinator_fixture<> {
-  std::string root;
+  pqrt::test::temp_dir dir{"blob-fetcher"};
+  std::string root = dir.path;
   caf::actor fetcher;
 
   fixture() {
-    char dir[] = "/tmp/pqrt-blob-fetcher-XXXXXX";
-    REQUIRE(::mkdtemp(dir));
-    root = dir;
     auto ps = std::make_shared<pqrt::pipeline_settings>();
     ps->make_blobs = [root =
                           root]() -> caf::expected<std::unique_ptr<pqrt::transport::blob_store>> {
@@ -42,7 +38,6 @@ struct fixture : test_coordinator_fixture<> {
   ~fixture() {
     caf::anon_send_exit(fetcher, caf::exit_reason::kill);
     sched.run();
-    std::filesystem::remove_all(root);
   }
 
   template <class T, class... Ts>

@@ -16,6 +16,7 @@
 #include "crypto/file_cipher.hpp"
 #include "crypto/key_wrap.hpp"
 #include "crypto/record_cipher.hpp"
+#include "fakes.hpp"
 #include "runtime/base/error.hpp"
 
 #include "caf_doctest.hpp"
@@ -23,22 +24,7 @@
 namespace {
 
 using pqrt::crypto::secure_buffer;
-
-/// Hands out a copy of one data key, counting how often it is asked.
-class fixed_key_source : public pqrt::crypto::key_source {
-public:
-  fixed_key_source(pqrt::crypto::shared_secret key, std::shared_ptr<int> unwraps)
-      : key_(std::move(key)), unwraps_(std::move(unwraps)) {}
-  caf::expected<secure_buffer> unwrap(const pqrt::crypto::wrapped_key&) override {
-    ++*unwraps_;
-    return secure_buffer{key_->data(), key_->size()};
-  }
-  std::string describe() const override { return "test key"; }
-
-private:
-  pqrt::crypto::shared_secret key_;
-  std::shared_ptr<int> unwraps_;
-};
+using pqrt::test::fixed_key_source;
 
 struct blobs {
   std::map<std::string, std::string> by_name;
@@ -70,14 +56,8 @@ struct fixture : test_coordinator_fixture<> {
   caf::actor decryptor, fetcher;
 
   fixture() {
-    auto k = pqrt::crypto::generate_data_key();
-    REQUIRE(k);
-    key = std::make_shared<const secure_buffer>(std::move(*k));
-    pqrt::crypto::wrapped_key wrapped;
-    wrapped.kid = "test";
-    wrapped.key_check = pqrt::crypto::key_check_hex(*key);
-    wrapped.wrapped = {1, 2, 3};
-    store->by_name["key.json"] = pqrt::crypto::to_json(wrapped);
+    key = pqrt::test::fresh_data_key();
+    store->by_name["key.json"] = pqrt::test::wrapped_key_file(key);
     store->by_name["script.enc"] = seal_script("print('hi')\n");
     auto ps = std::make_shared<pqrt::pipeline_settings>();
     ps->inputs_container = "inputs";

@@ -1,9 +1,6 @@
 // actors/metrics_writer: a round's documents packed into queue messages under the size limit and
 // appended to the --out file as JSON lines, a queue failure named; on CAF's deterministic
 // scheduler with a local queue store in a temporary directory.
-#include <stdlib.h>
-
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -14,6 +11,7 @@
 #include "actors/metrics_actors.hpp"
 #include "actors/metrics_protocol.hpp"
 #include "actors/protocol.hpp"
+#include "fakes.hpp"
 #include "runtime/base/error.hpp"
 #include "transport/local_storage.hpp"
 
@@ -22,14 +20,12 @@
 namespace {
 
 struct fixture : test_coordinator_fixture<> {
-  std::string root;
+  pqrt::test::temp_dir dir{"metrics-writer"};
+  std::string root = dir.path;
   std::shared_ptr<pqrt::metrics_settings> ms = std::make_shared<pqrt::metrics_settings>();
   caf::actor writer;
 
   fixture() {
-    char dir[] = "/tmp/pqrt-metrics-writer-XXXXXX";
-    REQUIRE(::mkdtemp(dir));
-    root = dir;
     ms->queue = "metrics";
     ms->out_file = root + "/out.jsonl";
     ms->make_queues = [root =
@@ -41,7 +37,6 @@ struct fixture : test_coordinator_fixture<> {
   ~fixture() {
     if (writer) caf::anon_send_exit(writer, caf::exit_reason::kill);
     sched.run();
-    std::filesystem::remove_all(root);
   }
 
   caf::error write(const std::vector<std::string>& docs) {

@@ -11,6 +11,7 @@
 #include "actors/protocol.hpp"
 #include "crypto/key_wrap.hpp"
 #include "crypto/record_cipher.hpp"
+#include "fakes.hpp"
 #include "runtime/jobs/record_job.hpp"
 
 #include "caf_doctest.hpp"
@@ -36,9 +37,7 @@ struct fixture : test_coordinator_fixture<> {
   caf::actor encryptor, writer, status;
 
   fixture() {
-    auto k = pqrt::crypto::generate_data_key();
-    REQUIRE(k);
-    key = std::make_shared<const pqrt::crypto::secure_buffer>(std::move(*k));
+    key = pqrt::test::fresh_data_key();
     encryptor = pqrt::spawn_result_encryptor(sys);
     writer = sys.spawn(writer_sink, seen);
     status = sys.spawn(status_sink, seen);

@@ -3,9 +3,6 @@
 // storage retried; on CAF's deterministic scheduler with local storage in a temporary directory.
 #include "actors/result_writer.hpp"
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
+#include "fakes.hpp"
 #include "runtime/base/error.hpp"
 #include "transport/local_storage.hpp"
 
@@ -28,16 +26,14 @@ caf::behavior status_sink(caf::event_based_actor*,
 }
 
 struct fixture : test_coordinator_fixture<> {
-  std::string root;
+  pqrt::test::temp_dir dir{"result-writer"};
+  std::string root = dir.path;
   std::shared_ptr<int> store_failures = std::make_shared<int>(0);
   std::shared_ptr<std::vector<pqrt::transport::job_outcome>> recorded =
       std::make_shared<std::vector<pqrt::transport::job_outcome>>();
   caf::actor writer, status;
 
   fixture() {
-    char dir[] = "/tmp/pqrt-result-writer-XXXXXX";
-    REQUIRE(::mkdtemp(dir));
-    root = dir;
     pqrt::worker_settings ws;
     ws.identity.name = "w1";
     auto ps = std::make_shared<pqrt::pipeline_settings>();
@@ -60,7 +56,6 @@ struct fixture : test_coordinator_fixture<> {
     for (const auto& a : {writer, status})
       caf::anon_send_exit(a, caf::exit_reason::kill);
     sched.run();
-    std::filesystem::remove_all(root);
   }
 
   void give(const std::string& run, uint64_t index, const std::string& sealed) {
