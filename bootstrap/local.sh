@@ -2,8 +2,8 @@
 # pqrt's main job on one machine: installs what is missing, builds, then runs an encrypted data
 # set end to end in ./local-run: an RSA key and a data key wrapped by it, sample records and a
 # processing script, both encrypted into local storage; then `pqrt --role=local` processes every
-# record (a private redis-server, the scheduler and a worker in one process) and a few decrypted
-# results are shown.
+# record (a private redis-server, the scheduler and a worker in one process; the script is one
+# long-lived process per executor, script_protocol lines) and a few decrypted results are shown.
 #   bootstrap/local.sh [--records N] [--size-kb S] [--processor exec|sha256|...] [--redis URL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     --size-kb) size_kb="$2"; shift ;;
     --processor) processor="$2"; shift ;;
     --redis) redis=(--redis "$2"); shift ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "local.sh: unknown argument '$1'" >&2; echo "Try 'bootstrap/local.sh --help'." >&2; exit 2 ;;
   esac
   shift
@@ -52,10 +52,13 @@ rm data.txt
 step "script: a processing script, encrypted as a file"
 cat >process.py <<'PY'
 #!/usr/bin/python3
-# One record on stdin (a JSON object), its result on stdout.
+# script_protocol "lines": one long-lived process; a record per line on stdin (a JSON object),
+# one result line per record on stdout, flushed.
 import hashlib, json, sys
-record = json.loads(sys.stdin.read())
-print(json.dumps({"id": record["id"], "sha256": hashlib.sha256(record["data"].encode()).hexdigest()}))
+for line in sys.stdin:
+    record = json.loads(line)
+    print(json.dumps({"id": record["id"],
+                      "sha256": hashlib.sha256(record["data"].encode()).hexdigest()}), flush=True)
 PY
 "$pqrt" encrypt file "${keys[@]}" --context script --in process.py --out process.py.encrypted
 rm process.py
@@ -66,6 +69,7 @@ step "upload: the encrypted data, key and script into local storage"
 step "run: every record through pqrt --role=local (processor: $processor)"
 run_id="local-$(date -u +%Y%m%d-%H%M%S)"
 "$pqrt" --role=local "${storage[@]}" "${redis[@]}" --run-id "$run_id" --processor "$processor" \
+  --script-protocol lines \
   --encrypted-data-filename data.encrypted --encrypted-aes-key-filename aes.encrypted \
   --encrypted-scheduler-script-filename process.py.encrypted
 
