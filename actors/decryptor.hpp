@@ -11,8 +11,8 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/peer.hpp"
 #include "actors/pipeline_settings.hpp"
+#include "actors/spawn_mode.hpp"
 
 namespace pqrt {
 

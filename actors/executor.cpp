@@ -228,6 +228,8 @@ int64_t retry_delay_for(const transport::rq_job& job) {
 }
 
 caf::actor spawn_executor(caf::local_actor* owner, const worker_settings& settings) {
+  if (settings.executors == spawn_mode::scheduled)
+    return owner->spawn<caf::linked>(executor, settings);
   return owner->spawn<caf::detached + caf::linked>(executor, settings);
 }
 

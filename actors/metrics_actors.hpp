@@ -17,7 +17,7 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/peer.hpp"
+#include "actors/spawn_mode.hpp"
 #include "azure/arm_client.hpp"
 #include "transport/job_store.hpp"
 #include "transport/redis_url.hpp"

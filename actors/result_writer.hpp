@@ -16,8 +16,8 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/peer.hpp"
 #include "actors/pipeline_settings.hpp"
+#include "actors/spawn_mode.hpp"
 #include "actors/worker_settings.hpp"
 
 namespace pqrt {

@@ -18,7 +18,7 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/peer.hpp"
+#include "actors/spawn_mode.hpp"
 #include "actors/worker_settings.hpp"
 
 namespace pqrt {

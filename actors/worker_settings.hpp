@@ -8,6 +8,7 @@
 #include <string>
 
 #include "actors/pipeline_settings.hpp"
+#include "actors/spawn_mode.hpp"
 #include "transport/job_store.hpp"
 #include "transport/redis_url.hpp"
 #include "transport/rq_job_data.hpp"
@@ -30,6 +31,9 @@ struct worker_settings {
   std::shared_ptr<const pipeline_settings> pipeline;
   /// Makes each actor's job store; unset: an `rq_store` on `redis` (see `open_store`).
   transport::job_store_factory make_store;
+  /// How executor_pool runs its executors: each on a thread of its own (a job blocks), or on the
+  /// scheduler in the unit suites.
+  spawn_mode executors = spawn_mode::detached;
 };
 
 /// A job store for one actor of this worker: `make_store`'s, or else Redis at `s.redis`. A Redis

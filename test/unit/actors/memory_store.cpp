@@ -46,9 +46,14 @@ public:
     for (auto& spec : jobs) {
       auto id = spec.id.empty() ? "job-" + std::to_string(r_->jobs.size()) : spec.id;
       if (r_->jobs.count(id)) continue;
+      spec.id = id;
+      auto fields = transport::job_fields(spec, serializer());  // the hash RQ would write
+      if (!fields) return fields.error();
       r_->add_job(spec.queue, id);
-      for (auto& [k, v] : spec.extra_fields)
+      auto job = transport::make_rq_job(id, *fields);
+      for (auto& [k, v] : job.fields)
         r_->jobs[id].fields[k] = v;
+      r_->jobs[id].fields["status"] = "queued";
       if (spec.at_front) {
         auto& q = r_->queues[spec.queue];
         q.pop_back();
