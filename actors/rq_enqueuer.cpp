@@ -5,6 +5,7 @@
 #include "actors/peer.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/base/error.hpp"
+#include "runtime/base/json_writer.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/metrics_registry.hpp"
 #include "transport/rq_time.hpp"
@@ -72,9 +73,13 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
         if (info->count("state") == 0 || info->at("state") == "enqueuing")
           fields.emplace_back("state", "running");
         if (auto err = st.store->set_run_info(st.settings->run_id, fields)) return err;
-        auto json = std::string{"{\"event\":\"jobs_queued\",\"run\":\""} + st.settings->run_id +
-                    "\",\"total\":" + std::to_string(total) + ",\"new\":" + std::to_string(added) +
-                    ",\"at\":\"" + transport::rq_now() + "\"}";
+        auto json = json::object{}
+                        .field("event", "jobs_queued")
+                        .field("run", st.settings->run_id)
+                        .field("total", total)
+                        .field("new", added)
+                        .field("at", transport::rq_now())
+                        .str();
         st.writer.send(self, event_atom::value, std::move(json));
         return caf::ok_atom::value;
       },

@@ -10,6 +10,7 @@
 #include "actors/protocol.hpp"
 #include "actors/run_results.hpp"
 #include "runtime/base/error.hpp"
+#include "runtime/base/json_writer.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/metrics_registry.hpp"
 #include "transport/rq_time.hpp"
@@ -110,10 +111,14 @@ void show(run_monitor_actor* self, const progress& p, bool force) {
   }
   if (now - st.last_event >= event_every) {
     st.last_event = now;
-    event(self,
-          "{\"event\":\"progress\",\"run\":\"" + ps.run_id + "\",\"done\":" + std::to_string(done) +
-              ",\"failed\":" + std::to_string(p.failed) + ",\"total\":" + std::to_string(p.total) +
-              ",\"at\":\"" + transport::rq_now() + "\"}");
+    event(self, json::object{}
+                    .field("event", "progress")
+                    .field("run", ps.run_id)
+                    .field("done", done)
+                    .field("failed", p.failed)
+                    .field("total", p.total)
+                    .field("at", transport::rq_now())
+                    .str());
   }
 }
 
@@ -244,10 +249,15 @@ void finish_run(run_monitor_actor* self, const progress& p) {
       ps.run_id, {{"state", result.failed == 0 ? "done" : "done_with_failures"},
                   {"finished_at", transport::rq_now()},
                   {"manifest", result.manifest}}));
-  event(self, "{\"event\":\"run_done\",\"run\":\"" + ps.run_id + "\",\"total\":" +
-                  std::to_string(p.total) + ",\"finished\":" + std::to_string(result.finished) +
-                  ",\"failed\":" + std::to_string(result.failed) + ",\"manifest\":" +
-                  log::json_string(result.manifest) + ",\"at\":\"" + transport::rq_now() + "\"}");
+  event(self, json::object{}
+                  .field("event", "run_done")
+                  .field("run", ps.run_id)
+                  .field("total", p.total)
+                  .field("finished", result.finished)
+                  .field("failed", result.failed)
+                  .field("manifest", result.manifest)
+                  .field("at", transport::rq_now())
+                  .str());
   log::info("run_monitor", "run complete",
             {{"run", ps.run_id},
              {"total", std::to_string(p.total)},
@@ -328,8 +338,11 @@ caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,
       pass_ended(self, dm);
   });
   st.store = open_store(ws);
-  event(self, "{\"event\":\"scheduler_start\",\"run\":\"" + st.settings->run_id + "\",\"at\":\"" +
-                  transport::rq_now() + "\"}");
+  event(self, json::object{}
+                  .field("event", "scheduler_start")
+                  .field("run", st.settings->run_id)
+                  .field("at", transport::rq_now())
+                  .str());
   self->send(self, tick_atom::value);
   return {
       [=](wire_atom, const std::string& name, const caf::actor& handle) {

@@ -1,7 +1,9 @@
 #include "actors/run_results.hpp"
 
 #include <algorithm>
+#include <charconv>
 
+#include "runtime/base/json_writer.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/metrics_registry.hpp"
 #include "runtime/jobs/record_job.hpp"
@@ -16,16 +18,26 @@ constexpr size_t rerun_batch = 1000;
 constexpr size_t max_failed_named = 1000;
 constexpr size_t max_blobs_named = 5;
 
+/// A status record's attempts: a count, 0 when absent or not a number (a changed record).
+int64_t attempts(const std::string& text) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  return ec == std::errc{} && end == text.data() + text.size() && n >= 0 ? n : 0;
+}
+
 caf::expected<std::string> manifest_head(transport::job_store& store, const pipeline_settings& ps,
                                          uint64_t total) {
   auto info = store.run_info(ps.run_id);
   if (!info) return info.error();
-  return "{\"run\":" + log::json_string(ps.run_id) +
-         ",\"dataset\":" + log::json_string((*info)["dataset"]) +
-         ",\"total\":" + std::to_string(total) +
-         ",\"results_container\":" + log::json_string(ps.results_container) +
-         ",\"created_at\":" + log::json_string((*info)["created_at"]) + ",\"written_at\":\"" +
-         transport::rq_now() + "\"}\n";
+  return json::object{}
+             .field("run", ps.run_id)
+             .field("dataset", (*info)["dataset"])
+             .field("total", total)
+             .field("results_container", ps.results_container)
+             .field("created_at", (*info)["created_at"])
+             .field("written_at", transport::rq_now())
+             .str() +
+         "\n";
 }
 
 }  // namespace
@@ -70,19 +82,21 @@ caf::error write_manifest(transport::job_store& store, transport::blob_store& bl
     for (auto i = start; i < end; ++i) {
       const auto& r = (*records)[i - start];
       auto id = record_job_id(ps.run_id, i);
-      chunk += "{\"index\":" + std::to_string(i) + ",\"job_id\":" + log::json_string(id) +
-               ",\"state\":" + log::json_string(r[0]) +
-               ",\"attempts\":" + (r[1].empty() ? std::string{"0"} : r[1]);
+      json::object line;
+      line.field("index", i)
+          .field("job_id", id)
+          .field("state", r[0])
+          .field("attempts", attempts(r[1]));
       if (r[0] == "finished") {
         ++out.finished;
         audit.note(i, r[2]);
-        chunk += ",\"result\":" + log::json_string(r[2]);
+        line.field("result", r[2]);
       } else {
         ++out.failed;
         if (out.failed_jobs.size() < max_failed_named) out.failed_jobs.push_back(id);
-        chunk += ",\"error\":" + log::json_string(r[3]);
+        line.field("error", r[3]);
       }
-      chunk += "}\n";
+      chunk += line.str() + "\n";
     }
     if (!audit.clean()) continue;  // this manifest is not committed: only the audit goes on
     if (auto err = (*writer)->write(chunk)) return err;

@@ -7,6 +7,7 @@
 #include "actors/peer.hpp"
 #include "actors/protocol.hpp"
 #include "runtime/base/error.hpp"
+#include "runtime/base/json_writer.hpp"
 #include "runtime/base/log.hpp"
 #include "transport/rq_time.hpp"
 
@@ -46,17 +47,19 @@ using status_writer_actor = caf::stateful_actor<status_writer_state>;
 void pack(status_writer_actor* self, const std::string& queue, const std::string& type,
           const std::string& key, std::vector<std::string> items) {
   auto& st = self->state;
-  std::string body;
+  std::vector<std::string> batch;
+  size_t bytes = 0;
   auto emit = [&] {
-    if (body.empty()) return;
-    st.messages.push_back({queue, "{\"type\":\"" + type + "\",\"" + key + "\":[" + body + "]}"});
-    body.clear();
+    if (batch.empty()) return;
+    st.messages.push_back({queue, json::object{}.field("type", type).raw_array(key, batch).str()});
+    batch.clear();
+    bytes = 0;
   };
   for (auto& item : items) {
     if (item.size() > message_budget) continue;  // cannot happen with the sizes written here
-    if (body.size() + item.size() + 1 > message_budget) emit();
-    if (!body.empty()) body += ',';
-    body += item;
+    if (bytes + item.size() + 1 > message_budget) emit();
+    bytes += item.size() + 1;
+    batch.push_back(std::move(item));
   }
   emit();
   while (st.messages.size() > max_pending_messages) {
@@ -75,15 +78,14 @@ void queue_status_records(status_writer_actor* self,
   for (size_t i = 0; i < outcomes.size() && i < states.size(); ++i) {
     const auto& o = outcomes[i];
     if (states[i] == "gone") continue;
-    std::string item = "{\"job_id\":" + log::json_string(o.id) +
-                       ",\"state\":" + log::json_string(states[i]) +
-                       ",\"worker\":" + log::json_string(self->state.settings.identity.name) +
-                       ",\"at\":\"" + at + "\"";
-    if (!o.ok)
-      item += ",\"error\":" + log::json_string(o.error_text.substr(0, max_error_in_message));
-    if (!o.result_ref.empty()) item += ",\"result\":" + log::json_string(o.result_ref);
-    item += "}";
-    items.push_back(std::move(item));
+    json::object item;
+    item.field("job_id", o.id)
+        .field("state", states[i])
+        .field("worker", self->state.settings.identity.name)
+        .field("at", at);
+    if (!o.ok) item.field("error", o.error_text.substr(0, max_error_in_message));
+    if (!o.result_ref.empty()) item.field("result", o.result_ref);
+    items.push_back(item.str());
   }
   pack(self, ps->status_queue, "job_status", "records", std::move(items));
 }

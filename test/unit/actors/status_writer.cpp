@@ -9,7 +9,9 @@
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
+#include "fakes.hpp"
 #include "memory_store.hpp"
+#include "transport/local_storage.hpp"
 
 #include "caf_doctest.hpp"
 
@@ -108,4 +110,30 @@ TEST_CASE_FIXTURE(fixture, "an outcome for a job this worker no longer holds is 
   CHECK(redis->status("j2") == "queued");
   CHECK(redis->recorded.empty());
   CHECK(*settled == std::vector<std::string>{"j2"});  // settled all the same: the pool lets go
+}
+
+TEST_CASE_FIXTURE(fixture, "status records go to the status queue as JSON, texts escaped") {
+  pqrt::test::temp_dir dir{"status-writer"};
+  auto ps = std::make_shared<pqrt::pipeline_settings>();
+  ps->status_queue = "status";
+  ps->make_queues =
+      [root = dir.path]() -> caf::expected<std::unique_ptr<pqrt::transport::queue_store>> {
+    return pqrt::transport::make_local_queue_store(root);
+  };
+  auto with_queue = settings;
+  with_queue.pipeline = ps;
+  auto second = pqrt::spawn_status_writer(sys, with_queue, pqrt::spawn_mode::scheduled);
+  auto o = outcome("j1", false);
+  o.error_text = "say \"hi\"\nbye";
+  self->send(second, pqrt::record_atom::value, o);
+  sched.run();
+  auto got = pqrt::transport::make_local_queue_store(dir.path)->peek("status", 8);
+  REQUIRE(got);
+  REQUIRE(got->size() == 1);
+  const auto& text = got->front().text;
+  CHECK(text.rfind("{\"type\":\"job_status\",\"records\":[{\"job_id\":\"j1\",\"state\":\"failed\"",
+                   0) == 0);
+  CHECK(text.find("\"error\":\"say \\\"hi\\\"\\nbye\"") != std::string::npos);
+  caf::anon_send_exit(second, caf::exit_reason::kill);
+  sched.run();
 }
