@@ -42,13 +42,8 @@ struct fixture : test_coordinator_fixture<> {
 
   template <class T, class... Ts>
   caf::expected<T> ask(Ts... xs) {
-    caf::expected<T> out{pqrt::make_error(pqrt::errc::timeout, "no answer")};
-    sys.spawn([&](caf::event_based_actor* a) {
-      a->request(fetcher, caf::infinite, xs...)
-          .then([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
-    });
-    sched.run();
-    return out;
+    return pqrt::test::ask<T>(
+        sys, [this] { sched.run(); }, fetcher, xs...);
   }
 };
 

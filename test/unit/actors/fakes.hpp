@@ -1,7 +1,7 @@
 #pragma once
 
-// What several actor suites share: a temporary directory for local storage, and a key source
-// that hands out one known data key.
+// What several actor suites share: a temporary directory for local storage, a key source that
+// hands out one known data key, and a request answered on the deterministic scheduler.
 
 #include <stdlib.h>
 
@@ -10,9 +10,12 @@
 #include <stdexcept>
 #include <string>
 
+#include <caf/all.hpp>
+
 #include "crypto/key_wrap.hpp"
 #include "crypto/record_cipher.hpp"
 #include "crypto/secure_buffer.hpp"
+#include "runtime/base/error.hpp"
 
 namespace pqrt::test {
 
@@ -60,6 +63,19 @@ inline std::string wrapped_key_file(const crypto::shared_secret& key) {
   wrapped.key_check = crypto::key_check_hex(*key);
   wrapped.wrapped = {1, 2, 3};
   return crypto::to_json(wrapped);
+}
+
+/// Sends `xs` to `to` as a request, runs the scheduler (`run`) until it is idle, and returns the
+/// answer, or its error.
+template <class T, class Run, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, Run run, const caf::actor& to, Ts... xs) {
+  caf::expected<T> out{make_error(errc::timeout, "no answer")};
+  sys.spawn([&](caf::event_based_actor* a) {
+    a->request(to, caf::infinite, xs...)
+        .then([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+  });
+  run();
+  return out;
 }
 
 }  // namespace pqrt::test

@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "actors/protocol.hpp"
+#include "fakes.hpp"
 #include "memory_store.hpp"
 
 #include "caf_doctest.hpp"
@@ -55,16 +56,10 @@ struct fixture : test_coordinator_fixture<> {
     sched.run();
   }
 
-  /// Sends `xs` as a request and runs until it is answered; the answer, or its error.
   template <class T, class... Ts>
   caf::expected<T> ask(Ts... xs) {
-    caf::expected<T> out{caf::error{}};
-    auto client = sys.spawn([&](caf::event_based_actor* a) {
-      a->request(enqueuer, caf::infinite, xs...)
-          .then([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
-    });
-    sched.run();
-    return out;
+    return pqrt::test::ask<T>(
+        sys, [this] { sched.run(); }, enqueuer, xs...);
   }
 };
 
