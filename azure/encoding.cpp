@@ -3,10 +3,12 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <cctype>
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
+
+#include "crypto/base64.hpp"
 
 namespace pqrt::azure {
 
@@ -17,28 +19,15 @@ std::string lower(std::string_view text) {
   return out;
 }
 
+// One base64 in pqrt: crypto's (the data file and key files use it too).
 std::string base64_encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(bytes.data()),
-                           static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
+  return crypto::base64_encode(bytes);
 }
 
 std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  if (text.empty()) return std::string{};
-  std::string out(3 * text.size() / 4, '\0');
-  auto n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(text.data()),
-                           static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  size_t pad = 0;
-  if (text.back() == '=') ++pad;
-  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
+  auto bytes = crypto::base64_decode(text);
+  if (!bytes) return std::nullopt;
+  return std::string{bytes->begin(), bytes->end()};
 }
 
 std::string base64url_encode(std::string_view bytes) {
