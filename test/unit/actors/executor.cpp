@@ -1,0 +1,162 @@
+// actors/executor: one job at a time to its outcome: built-in functions, data that does not
+// decode or inflates past the cap (a bomb), and record jobs (opened with the run's key from the
+// decryptor peer, processed, handed back for sealing; a tampered record fails alone, never
+// retried). On CAF's deterministic scheduler.
+#include "actors/executor.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/protocol.hpp"
+#include "crypto/record_cipher.hpp"
+#include "fakes.hpp"
+#include "runtime/jobs/record_job.hpp"
+#include "transport/rq_job_data.hpp"
+
+#include "caf_doctest.hpp"
+
+namespace {
+
+using pqrt::transport::py_value;
+
+/// A decryptor that hands out the run's key (no script).
+caf::behavior key_giver(caf::event_based_actor*, pqrt::crypto::shared_secret key) {
+  return {[=](pqrt::material_atom, bool) {
+    pqrt::run_material m;
+    m.key = key;
+    m.key_check = pqrt::crypto::key_check_hex(*key);
+    return m;
+  }};
+}
+
+struct fixture : test_coordinator_fixture<> {
+  pqrt::crypto::shared_secret key = pqrt::test::fresh_data_key();
+  pqrt::worker_settings ws;
+  caf::actor owner, exec, decryptor;
+
+  fixture() {
+    ws.executors = pqrt::spawn_mode::scheduled;
+    ws.job_data_max = 64 * 1024;
+    ws.pipeline = std::make_shared<pqrt::pipeline_settings>();
+  }
+
+  ~fixture() {
+    for (const auto& a : {exec, decryptor, owner})
+      if (a) caf::anon_send_exit(a, caf::exit_reason::kill);
+    sched.run();
+  }
+
+  void start() {
+    auto settings = ws;
+    auto made = std::make_shared<caf::actor>();
+    owner = sys.spawn([settings, made](caf::event_based_actor* a) -> caf::behavior {
+      *made = pqrt::spawn_executor(a, settings);
+      return {[](pqrt::quiet_atom) {}};
+    });
+    sched.run();
+    exec = *made;
+    decryptor = sys.spawn(key_giver, key);
+    self->send(exec, pqrt::wire_atom::value, std::string{"decryptor"}, decryptor);
+    sched.run();
+  }
+
+  pqrt::transport::rq_job job(const pqrt::transport::job_call& call) {
+    auto data = pqrt::transport::encode_job_data(call, pqrt::transport::rq_serializer::pickle);
+    REQUIRE(data);
+    pqrt::transport::rq_job j;
+    j.id = "j1";
+    j.fields = {{"data", *data}, {"origin", "default"}};
+    return j;
+  }
+
+  pqrt::transport::rq_job record_job(const std::string& sealed) {
+    return job(pqrt::make_record_call({"run1", "ds", 4, sealed, "sha256"}));
+  }
+
+  std::string seal(const std::string& text, uint64_t index = 4) {
+    pqrt::crypto::record_cipher cipher{key};
+    auto line = cipher.seal("ds", index, text);
+    REQUIRE(line);
+    return *line;
+  }
+
+  pqrt::pending_result run(const pqrt::transport::rq_job& j) {
+    auto got = pqrt::test::ask<pqrt::pending_result>(
+        sys, [this] { sched.run(); }, exec, pqrt::run_atom::value, j);
+    REQUIRE(got);
+    return std::move(*got);
+  }
+};
+
+pqrt::transport::job_call call(const std::string& func, std::vector<py_value> args) {
+  return {func, py_value{}, py_value::tuple(std::move(args)), {}};
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(fixture, "a built-in function runs to its result") {
+  start();
+  auto r = run(job(call("pqrt.upper", {py_value{std::string{"abc"}}})));
+  CHECK(r.outcome.ok);
+  CHECK(r.outcome.id == "j1");
+  CHECK(r.outcome.result == py_value{std::string{"ABC"}});
+  auto f = run(job(call("pqrt.fail", {})));
+  CHECK_FALSE(f.outcome.ok);
+  CHECK(f.outcome.error_text.find("pqrt.fail was called") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(fixture, "data that does not decode, or inflates past the cap, fails for good") {
+  start();
+  auto bad = job(call("pqrt.echo", {}));
+  bad.fields["data"] = "not zlib";
+  auto r = run(bad);
+  CHECK_FALSE(r.outcome.ok);
+  CHECK(r.outcome.error_text.rfind("DeserializationError", 0) == 0);
+  CHECK(r.outcome.retry_delay == -1);
+  // 1 MiB of one letter compresses to a few KiB and inflates past the 64 KiB cap.
+  auto bomb = run(job(call("pqrt.echo", {py_value{std::string(1 << 20, 'a')}})));
+  CHECK_FALSE(bomb.outcome.ok);
+  CHECK(bomb.outcome.error_text.rfind("DeserializationError", 0) == 0);
+  CHECK(bomb.outcome.error_text.find("output exceeds 65536 bytes") != std::string::npos);
+  CHECK(bomb.outcome.retry_delay == -1);
+}
+
+TEST_CASE_FIXTURE(fixture, "a record job is opened with the run's key and handed on for sealing") {
+  start();
+  auto r = run(record_job(seal("hello")));
+  REQUIRE(r.outcome.ok);
+  auto expected = pqrt::run_record_processor(
+      "sha256", "hello", std::chrono::steady_clock::now() + std::chrono::seconds{10});
+  REQUIRE(expected);
+  CHECK(r.plaintext == *expected);
+  CHECK(r.run_id == "run1");
+  CHECK(r.dataset_id == "ds");
+  CHECK(r.index == 4);
+  CHECK(r.key == key);
+}
+
+TEST_CASE_FIXTURE(fixture, "a tampered record, or one sealed for another index, fails alone") {
+  start();
+  auto sealed = seal("hello");
+  sealed[sealed.size() / 2] = sealed[sealed.size() / 2] == 'A' ? 'B' : 'A';
+  auto r = run(record_job(sealed));
+  CHECK_FALSE(r.outcome.ok);
+  CHECK(r.outcome.error_text.find("does not open") != std::string::npos);
+  CHECK(r.outcome.retry_delay == -1);
+  CHECK(r.plaintext.empty());
+  auto moved = run(record_job(seal("hello", 5)));  // swapped into index 4
+  CHECK_FALSE(moved.outcome.ok);
+  auto fine = run(record_job(seal("next")));  // the executor goes on
+  CHECK(fine.outcome.ok);
+}
+
+TEST_CASE_FIXTURE(fixture, "a record job on a worker without storage fails, to be retried") {
+  ws.pipeline = nullptr;
+  start();
+  auto r = run(record_job(seal("hello")));
+  CHECK_FALSE(r.outcome.ok);
+  CHECK(r.outcome.error_text.find("no storage configured") != std::string::npos);
+}
