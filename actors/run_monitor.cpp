@@ -363,8 +363,9 @@ caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,
 }  // namespace
 
 caf::actor spawn_run_monitor(caf::actor_system& sys, const worker_settings& ws,
-                             std::shared_ptr<const pipeline_settings> ps, run_monitor_pass pass) {
-  return sys.spawn<caf::detached>(run_monitor, ws, std::move(ps), std::move(pass));
+                             std::shared_ptr<const pipeline_settings> ps, run_monitor_pass pass,
+                             spawn_mode mode) {
+  return spawn_in(sys, mode, run_monitor, ws, std::move(ps), std::move(pass));
 }
 
 }  // namespace pqrt

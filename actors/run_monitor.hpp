@@ -38,6 +38,7 @@ using run_monitor_pass = std::function<caf::actor(caf::actor_system&)>;
 /// Spawns a run_monitor (detached: Redis and storage calls block); its peers are wired by its
 /// supervisor (actors/peer.hpp).
 caf::actor spawn_run_monitor(caf::actor_system& sys, const worker_settings& ws,
-                             std::shared_ptr<const pipeline_settings> ps, run_monitor_pass pass);
+                             std::shared_ptr<const pipeline_settings> ps, run_monitor_pass pass,
+                             spawn_mode mode = spawn_mode::detached);
 
 }  // namespace pqrt

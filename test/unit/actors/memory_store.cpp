@@ -236,18 +236,31 @@ public:
   caf::expected<std::vector<std::vector<std::string>>> status_records(
       const std::vector<std::string>& keys, const std::vector<std::string>& fields) override {
     if (auto err = fault()) return err;
-    return std::vector<std::vector<std::string>>(keys.size(),
-                                                 std::vector<std::string>(fields.size()));
+    std::vector<std::vector<std::string>> out;
+    for (const auto& key : keys) {
+      auto& hash = r_->status_hashes[key];
+      std::vector<std::string> row;
+      for (const auto& f : fields)
+        row.push_back(hash[f]);
+      out.push_back(std::move(row));
+    }
+    return out;
   }
   caf::expected<std::unordered_map<std::string, uint64_t>> run_blob_sizes(
-      const std::string&) override {
+      const std::string& run) override {
     if (auto err = fault()) return err;
-    return std::unordered_map<std::string, uint64_t>{};
+    return r_->blob_sizes[run];
   }
-  caf::expected<size_t> rerun_records(const std::string&, const std::string&,
-                                      const std::vector<transport::record_to_rerun>&) override {
+  caf::expected<size_t> rerun_records(
+      const std::string& run, const std::string&,
+      const std::vector<transport::record_to_rerun>& records) override {
     if (auto err = fault()) return err;
-    return size_t{0};
+    for (const auto& rec : records) {
+      r_->status_hashes[rec.status_key]["state"] = "queued";
+      r_->reruns.push_back(rec);
+    }
+    r_->run_counts[run].finished -= static_cast<int64_t>(records.size());
+    return records.size();
   }
 
 private:

@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "transport/job_store.hpp"
@@ -27,6 +28,9 @@ struct memory_redis {
   std::vector<transport::job_outcome> recorded;  ///< in the order recorded
   std::map<std::string, std::map<std::string, std::string>> runs;
   std::map<std::string, transport::run_counts> run_counts;
+  std::map<std::string, std::map<std::string, std::string>> status_hashes;      ///< by key
+  std::map<std::string, std::unordered_map<std::string, uint64_t>> blob_sizes;  ///< per run
+  std::vector<transport::record_to_rerun> reruns;                               ///< taken back
   bool suspended = false;  ///< `rq suspend` in force
   size_t fail_calls = 0;   ///< this many calls fail next (`unavailable`), whatever they are
   size_t calls = 0;        ///< calls made, failed ones included
