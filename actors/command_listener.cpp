@@ -10,9 +10,7 @@
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/jobs/builtins.hpp"
-#include "transport/redis_connection.hpp"
 #include "transport/rq_json.hpp"
-#include "transport/rq_keys.hpp"
 
 namespace pqrt {
 
@@ -24,7 +22,8 @@ constexpr auto reconnect_pause = std::chrono::milliseconds{1000};
 
 struct listener_state {
   worker_settings settings;
-  std::optional<transport::redis_connection> conn;
+  std::unique_ptr<transport::job_store> store;
+  std::unique_ptr<transport::command_feed> feed;
   bool outage_logged = false;
   static inline const char* name = "command_listener";
 };
@@ -60,43 +59,39 @@ void act(const std::string& payload) {
 
 bool subscribe(listener_actor* self) {
   auto& st = self->state;
-  auto conn = transport::redis_connection::connect(st.settings.redis);
-  if (conn) {
-    auto r = conn->command({"SUBSCRIBE", transport::rq_keys::pubsub(st.settings.identity.name)});
-    if (r) {
-      st.conn.emplace(std::move(*conn));
-      if (st.outage_logged) log::info("command_listener", "subscribed again");
-      st.outage_logged = false;
-      return true;
-    }
-    conn = r.error();
+  auto feed = st.store->subscribe_commands(st.settings.identity);
+  if (feed) {
+    st.feed = std::move(*feed);
+    if (st.outage_logged) log::info("command_listener", "subscribed again");
+    st.outage_logged = false;
+    return true;
   }
   if (!st.outage_logged)
     log::warn("command_listener", "cannot subscribe to commands, retrying",
-              {{"error", render(conn.error())}});
+              {{"error", render(feed.error())}});
   st.outage_logged = true;
   return false;
 }
 
 void poll(listener_actor* self) {
   auto& st = self->state;
-  if (!st.conn && !subscribe(self)) {
+  if (!st.feed && !subscribe(self)) {
     self->delayed_send(self, reconnect_pause, poll_atom::value);
     return;
   }
-  auto msg = st.conn->receive(read_wait);
-  if (!msg) {
-    st.conn.reset();
+  auto payload = st.feed->next(read_wait);
+  if (!payload) {
+    st.feed.reset();
     self->delayed_send(self, reconnect_pause, poll_atom::value);
     return;
   }
-  if (*msg && (*msg)->elements.size() == 3 && (*msg)->elements[0].str == "message")
-    act((*msg)->elements[2].str);
+  if (*payload) act(**payload);
   self->send(self, poll_atom::value);
 }
 
 caf::behavior command_listener(listener_actor* self, worker_settings settings) {
   self->state.settings = std::move(settings);
+  self->state.store = open_store(self->state.settings, transport::redis_client_options{});
   self->send(self, poll_atom::value);
   return {
       [=](poll_atom) { poll(self); },
@@ -106,8 +101,9 @@ caf::behavior command_listener(listener_actor* self, worker_settings settings) {
 
 }  // namespace
 
-caf::actor spawn_command_listener(caf::actor_system& sys, const worker_settings& settings) {
-  return sys.spawn<caf::detached>(command_listener, settings);
+caf::actor spawn_command_listener(caf::actor_system& sys, const worker_settings& settings,
+                                  spawn_mode mode) {
+  return spawn_in(sys, mode, command_listener, settings);
 }
 
 }  // namespace pqrt

@@ -14,6 +14,7 @@
 namespace pqrt {
 
 /// Spawns a command_listener (detached: it blocks reading the subscription).
-caf::actor spawn_command_listener(caf::actor_system& sys, const worker_settings& settings);
+caf::actor spawn_command_listener(caf::actor_system& sys, const worker_settings& settings,
+                                  spawn_mode mode = spawn_mode::detached);
 
 }  // namespace pqrt

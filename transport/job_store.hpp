@@ -86,6 +86,15 @@ struct queue_load {
   int64_t in_flight = 0;
 };
 
+/// RQ's command channel for one worker (`rq:pubsub:<name>`), subscribed.
+class command_feed {
+public:
+  virtual ~command_feed() = default;
+  /// The next command's JSON payload, waiting up to `wait`; nullopt when none came. An error
+  /// means the subscription is gone (subscribe again).
+  virtual caf::expected<std::optional<std::string>> next(std::chrono::milliseconds wait) = 0;
+};
+
 /// RQ's operations, as `rq_store` documents them. One store per actor or thread: a store blocks
 /// and is not shared.
 class job_store {
@@ -113,6 +122,9 @@ public:
                                         const std::vector<std::string>& ids) = 0;
   virtual caf::expected<size_t> recover_dead_workers() = 0;
   virtual caf::expected<size_t> promote_scheduled(const std::vector<std::string>& queues) = 0;
+  /// Subscribes to the commands published for `w` (`rq.command.send_*`).
+  virtual caf::expected<std::unique_ptr<command_feed>> subscribe_commands(
+      const worker_identity& w) = 0;
 
   virtual caf::expected<rq_job> fetch(const std::string& id) = 0;
   virtual caf::expected<std::vector<std::string>> latest_result(const std::string& id) = 0;

@@ -77,6 +77,9 @@ public:
   caf::expected<size_t> recover_dead_workers() override;
   /// Moves due jobs from the scheduled registries of `queues` back to their queues.
   caf::expected<size_t> promote_scheduled(const std::vector<std::string>& queues) override;
+  /// Subscribes on a connection of its own (a subscribed connection takes no other command).
+  caf::expected<std::unique_ptr<command_feed>> subscribe_commands(
+      const worker_identity& w) override;
 
   /// A job's hash (empty fields when it does not exist).
   caf::expected<rq_job> fetch(const std::string& id) override;

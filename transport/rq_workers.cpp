@@ -211,4 +211,34 @@ caf::expected<size_t> rq_store::promote_scheduled(const std::vector<std::string>
   return total;
 }
 
+namespace {
+
+class pubsub_feed final : public command_feed {
+public:
+  explicit pubsub_feed(redis_connection conn) : conn_(std::move(conn)) {}
+  caf::expected<std::optional<std::string>> next(std::chrono::milliseconds wait) override {
+    auto msg = conn_.receive(wait);
+    if (!msg) return msg.error();
+    // ["message", channel, payload]; subscribe confirmations and the like are not commands.
+    if (*msg && (*msg)->type == redis_reply::kind::array && (*msg)->elements.size() == 3 &&
+        (*msg)->elements[0].str == "message")
+      return std::optional<std::string>{(*msg)->elements[2].str};
+    return std::optional<std::string>{};
+  }
+
+private:
+  redis_connection conn_;
+};
+
+}  // namespace
+
+caf::expected<std::unique_ptr<command_feed>> rq_store::subscribe_commands(
+    const worker_identity& w) {
+  auto conn = redis_connection::connect(client_.url());
+  if (!conn) return conn.error();
+  auto r = conn->command({"SUBSCRIBE", rq_keys::pubsub(w.name)});
+  if (!r) return r.error();
+  return std::unique_ptr<command_feed>{std::make_unique<pubsub_feed>(std::move(*conn))};
+}
+
 }  // namespace pqrt::transport

@@ -429,3 +429,18 @@ TEST_CASE_FIXTURE(store_fixture, "a plain RQ job records no result blob") {
   REQUIRE(store.record(a, {o}) == caf::none);
   CHECK(cmd({"KEYS", "pqrt:run:*"}).elements.empty());
 }
+
+TEST_CASE_FIXTURE(store_fixture, "a command published for a worker reaches its subscription") {
+  auto feed = store.subscribe_commands(a);
+  REQUIRE(feed);
+  auto none = (*feed)->next(std::chrono::milliseconds{50});
+  REQUIRE(none);
+  CHECK_FALSE(*none);  // nothing published: an empty wait
+  // What rq.command.send_kill_horse_command publishes (json.dumps of its payload).
+  CHECK(num({"PUBLISH", keys::pubsub("worker-b"), R"({"command": "kill-horse"})"}) == 0);
+  CHECK(num({"PUBLISH", keys::pubsub("worker-a"), R"({"command": "kill-horse"})"}) == 1);
+  auto got = (*feed)->next(std::chrono::seconds{5});
+  REQUIRE(got);
+  REQUIRE(*got);
+  CHECK(**got == R"({"command": "kill-horse"})");
+}

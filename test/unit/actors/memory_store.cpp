@@ -33,6 +33,24 @@ std::string memory_redis::status(const std::string& id) const {
 
 namespace {
 
+/// Hands out what was published for one worker; an empty queue is an empty wait.
+class memory_feed final : public transport::command_feed {
+public:
+  memory_feed(std::shared_ptr<memory_redis> redis, std::string worker)
+      : r_(std::move(redis)), worker_(std::move(worker)) {}
+  caf::expected<std::optional<std::string>> next(std::chrono::milliseconds) override {
+    auto& q = r_->commands[worker_];
+    if (q.empty()) return std::optional<std::string>{};
+    auto payload = std::move(q.front());
+    q.pop_front();
+    return std::optional<std::string>{std::move(payload)};
+  }
+
+private:
+  std::shared_ptr<memory_redis> r_;
+  std::string worker_;
+};
+
 class memory_store final : public transport::job_store {
 public:
   explicit memory_store(std::shared_ptr<memory_redis> redis) : r_(std::move(redis)) {}
@@ -170,6 +188,13 @@ public:
   caf::expected<size_t> promote_scheduled(const std::vector<std::string>&) override {
     if (auto err = fault()) return err;
     return size_t{0};
+  }
+
+  caf::expected<std::unique_ptr<transport::command_feed>> subscribe_commands(
+      const transport::worker_identity& w) override {
+    if (auto err = fault()) return err;
+    ++r_->subscriptions;
+    return std::unique_ptr<transport::command_feed>{std::make_unique<memory_feed>(r_, w.name)};
   }
 
   caf::expected<transport::rq_job> fetch(const std::string& id) override {

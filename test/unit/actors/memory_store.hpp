@@ -31,6 +31,8 @@ struct memory_redis {
   std::map<std::string, std::map<std::string, std::string>> status_hashes;      ///< by key
   std::map<std::string, std::unordered_map<std::string, uint64_t>> blob_sizes;  ///< per run
   std::vector<transport::record_to_rerun> reruns;                               ///< taken back
+  std::map<std::string, std::deque<std::string>> commands;  ///< published, per worker
+  size_t subscriptions = 0;
   bool suspended = false;  ///< `rq suspend` in force
   size_t fail_calls = 0;   ///< this many calls fail next (`unavailable`), whatever they are
   size_t calls = 0;        ///< calls made, failed ones included
