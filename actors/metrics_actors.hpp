@@ -28,7 +28,7 @@ namespace pqrt {
 struct metrics_settings {
   std::string subscription;
   std::string resource_group;
-  std::shared_ptr<azure::arm_client> arm;
+  std::shared_ptr<azure::resource_api> arm;
   size_t concurrency = 4;
   /// pqrt's own figures (queues, workers, oldest job) when set.
   std::optional<transport::redis_url> redis;
@@ -41,9 +41,11 @@ struct metrics_settings {
 };
 
 caf::actor spawn_resource_lister(caf::actor_system& sys,
-                                 std::shared_ptr<const metrics_settings> settings);
+                                 std::shared_ptr<const metrics_settings> settings,
+                                 spawn_mode mode = spawn_mode::detached);
 caf::actor spawn_metrics_fetcher(caf::actor_system& sys,
-                                 std::shared_ptr<const metrics_settings> settings);
+                                 std::shared_ptr<const metrics_settings> settings,
+                                 spawn_mode mode = spawn_mode::detached);
 caf::actor spawn_metrics_writer(caf::actor_system& sys,
                                 std::shared_ptr<const metrics_settings> settings,
                                 spawn_mode mode = spawn_mode::detached);

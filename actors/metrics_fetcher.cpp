@@ -291,8 +291,9 @@ std::string metrics_document(const azure::arm_resource& r, const std::string& st
 }
 
 caf::actor spawn_metrics_fetcher(caf::actor_system& sys,
-                                 std::shared_ptr<const metrics_settings> settings) {
-  return sys.spawn<caf::detached>(metrics_fetcher, std::move(settings));
+                                 std::shared_ptr<const metrics_settings> settings,
+                                 spawn_mode mode) {
+  return spawn_in(sys, mode, metrics_fetcher, std::move(settings));
 }
 
 }  // namespace pqrt

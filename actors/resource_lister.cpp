@@ -48,8 +48,9 @@ caf::behavior resource_lister(lister_actor* self, std::shared_ptr<const metrics_
 }  // namespace
 
 caf::actor spawn_resource_lister(caf::actor_system& sys,
-                                 std::shared_ptr<const metrics_settings> settings) {
-  return sys.spawn<caf::detached>(resource_lister, std::move(settings));
+                                 std::shared_ptr<const metrics_settings> settings,
+                                 spawn_mode mode) {
+  return spawn_in(sys, mode, resource_lister, std::move(settings));
 }
 
 }  // namespace pqrt

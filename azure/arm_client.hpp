@@ -60,21 +60,37 @@ struct metrics_answer {
   std::vector<std::pair<std::string, metric_series>> series;
 };
 
-class arm_client {
+/// What the metrics role asks of Azure Resource Manager and Azure Monitor: `arm_client` below
+/// is the implementation; the actor suites give the actors a fake.
+class resource_api {
 public:
-  static caf::expected<std::shared_ptr<arm_client>> make(arm_options options);
+  virtual ~resource_api() = default;
 
   /// VMs, then scale sets each followed by its instances, of `resource_group`.
-  caf::expected<std::vector<arm_resource>> list_resources(const std::string& subscription,
-                                                          const std::string& resource_group);
+  virtual caf::expected<std::vector<arm_resource>> list_resources(
+      const std::string& subscription, const std::string& resource_group) = 0;
 
   /// `metrics` of `resource_id` over [start, end) at `interval` (ISO-8601, e.g. PT1M) with
   /// average, maximum and total; `split_by_vm` asks a scale set for one series per instance.
+  virtual caf::expected<metrics_answer> get_metrics(const std::string& resource_id,
+                                                    const std::vector<std::string>& metrics,
+                                                    std::chrono::system_clock::time_point start,
+                                                    std::chrono::system_clock::time_point end,
+                                                    const std::string& interval,
+                                                    bool split_by_vm) = 0;
+};
+
+class arm_client final : public resource_api {
+public:
+  static caf::expected<std::shared_ptr<arm_client>> make(arm_options options);
+
+  caf::expected<std::vector<arm_resource>> list_resources(
+      const std::string& subscription, const std::string& resource_group) override;
   caf::expected<metrics_answer> get_metrics(const std::string& resource_id,
                                             const std::vector<std::string>& metrics,
                                             std::chrono::system_clock::time_point start,
                                             std::chrono::system_clock::time_point end,
-                                            const std::string& interval, bool split_by_vm);
+                                            const std::string& interval, bool split_by_vm) override;
 
   arm_client(arm_options options, url_parts parts);
 
