@@ -117,20 +117,37 @@ std::string bytes_repr(std::string_view data) {
   return out;
 }
 
+// Containers append into one buffer: the work is the size of the text, however deep the nesting
+// (a string returned per level would copy each level's text once more, depth times in all).
+void append_repr(std::string& out, const py_value& value);
+
 template <class Items>
-std::string items_repr(const Items& items, const char* open, const char* close) {
-  std::string out = open;
-  for (size_t i = 0; i < items.size(); ++i)
-    out += (i == 0 ? "" : ", ") + items[i].repr();
+void append_items(std::string& out, const Items& items, const char* open, const char* close) {
+  out += open;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ", ";
+    append_repr(out, items[i]);
+  }
   if (items.size() == 1 && std::string_view{open} == "(") out += ",";
-  return out + close;
+  out += close;
 }
 
-std::string dict_repr(const py_dict& dict) {
-  std::string out = "{";
-  for (size_t i = 0; i < dict.items.size(); ++i)
-    out += (i == 0 ? "" : ", ") + dict.items[i].first.repr() + ": " + dict.items[i].second.repr();
-  return out + "}";
+void append_repr(std::string& out, const py_value& value) {
+  if (const auto* list = value.get_if<py_list>()) return append_items(out, list->items, "[", "]");
+  if (const auto* tuple = value.get_if<py_tuple>())
+    return append_items(out, tuple->items, "(", ")");
+  if (const auto* dict = value.get_if<py_dict>()) {
+    out += '{';
+    for (size_t i = 0; i < dict->items.size(); ++i) {
+      if (i > 0) out += ", ";
+      append_repr(out, dict->items[i].first);
+      out += ": ";
+      append_repr(out, dict->items[i].second);
+    }
+    out += '}';
+    return;
+  }
+  out += value.repr();  // a scalar
 }
 
 }  // namespace
@@ -170,9 +187,13 @@ std::string py_value::repr() const {
     case py_kind::floating: return float_repr(std::get<double>(data_));
     case py_kind::str: return str_repr(std::get<std::string>(data_));
     case py_kind::bytes: return bytes_repr(std::get<py_bytes>(data_).data);
-    case py_kind::list: return items_repr(std::get<py_list>(data_).items, "[", "]");
-    case py_kind::tuple: return items_repr(std::get<py_tuple>(data_).items, "(", ")");
-    case py_kind::dict: return dict_repr(std::get<py_dict>(data_));
+    case py_kind::list:
+    case py_kind::tuple:
+    case py_kind::dict: {
+      std::string out;
+      append_repr(out, *this);
+      return out;
+    }
   }
   return "?";
 }

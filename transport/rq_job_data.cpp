@@ -20,9 +20,7 @@ caf::error with_prefix(const caf::error& err, const std::string& prefix) {
 /// shared str is copied per reference. So a pickle or JSON bomb inside the cap fails as well.
 caf::expected<py_value> loads_job_value(std::string_view bytes, rq_serializer serializer,
                                         size_t max_size) {
-  pickle_limits limits;
-  limits.max_values = max_size / 64;
-  limits.max_bytes = max_size;
+  auto limits = job_data_limits(max_size);
   if (serializer == rq_serializer::pickle) return pickle_loads(bytes, limits);
   return json_loads(bytes, limits.max_depth, limits.max_values);
 }
@@ -75,6 +73,13 @@ caf::expected<std::string> encode_job_data(const job_call& call, rq_serializer s
   auto bytes = rq_dumps(tuple, serializer);
   if (!bytes) return with_prefix(bytes.error(), "job data");
   return zlib_compress(*bytes);
+}
+
+pickle_limits job_data_limits(size_t max_size) {
+  pickle_limits limits;
+  limits.max_values = max_size / 64;
+  limits.max_bytes = max_size;
+  return limits;
 }
 
 caf::expected<job_call> decode_job_data(std::string_view data, rq_serializer serializer,

@@ -15,6 +15,7 @@
 
 #include <caf/expected.hpp>
 
+#include "transport/pickle.hpp"
 #include "transport/py_value.hpp"
 
 namespace pqrt::transport {
@@ -55,6 +56,9 @@ constexpr size_t default_job_data_max = size_t{64} << 20;
 /// shared references and JSON's short values expand too).
 caf::expected<job_call> decode_job_data(std::string_view data, rq_serializer serializer,
                                         size_t max_size = default_job_data_max);
+
+/// The limits `decode_job_data` reads a value with, for data inflated to at most `max_size`.
+pickle_limits job_data_limits(size_t max_size = default_job_data_max);
 
 /// The results stream's `return_value` field for a job's return value; nullopt for None (RQ then
 /// writes no such field).
