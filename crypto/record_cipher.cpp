@@ -169,6 +169,43 @@ caf::expected<std::string> record_cipher::open(std::string_view dataset_id, uint
                                              ": records swapped or reordered");
 }
 
+cipher_set::cipher_set(shared_secret key)
+    : key_(std::move(key)), check_(key_ ? key_check_hex(*key_) : std::string{}) {}
+
+template <class F>
+auto cipher_set::borrowed(F&& f) {
+  std::unique_ptr<record_cipher> cipher;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (!free_.empty()) {
+      cipher = std::move(free_.back());
+      free_.pop_back();
+    } else {
+      ++made_;
+    }
+  }
+  if (!cipher) cipher = std::make_unique<record_cipher>(key_);
+  auto result = f(*cipher);
+  std::lock_guard<std::mutex> guard{mutex_};
+  free_.push_back(std::move(cipher));
+  return result;
+}
+
+caf::expected<std::string> cipher_set::seal(std::string_view dataset_id, uint64_t index,
+                                            std::string_view plaintext) {
+  return borrowed([&](record_cipher& c) { return c.seal(dataset_id, index, plaintext); });
+}
+
+caf::expected<std::string> cipher_set::open(std::string_view dataset_id, uint64_t index,
+                                            std::string_view line) {
+  return borrowed([&](record_cipher& c) { return c.open(dataset_id, index, line); });
+}
+
+size_t cipher_set::made() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return made_;
+}
+
 caf::expected<uint64_t> sealed_index(std::string_view line) {
   // Only the first 36 base64 characters (27 bytes) are needed: they hold the 25-byte header.
   std::vector<uint8_t> head;

@@ -15,8 +15,11 @@
 /// record per line; record index i is the i-th line after the header, counting from 0.
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -60,6 +63,39 @@ public:
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
+};
+
+/// The ciphers of one data key, for any number of threads at once: each call borrows a
+/// `record_cipher` (made at the first need, kept for the next call), so concurrent calls never
+/// share a context or a nonce pool. A run has one: the decryptor makes it with the unwrapped key,
+/// the executors open records with it and result_encryptor seals their results with it.
+class cipher_set {
+public:
+  /// `key` must hold 32 bytes (otherwise every call fails with `key_error`).
+  explicit cipher_set(shared_secret key);
+  cipher_set(const cipher_set&) = delete;
+  cipher_set& operator=(const cipher_set&) = delete;
+
+  /// As `record_cipher::seal`.
+  caf::expected<std::string> seal(std::string_view dataset_id, uint64_t index,
+                                  std::string_view plaintext);
+  /// As `record_cipher::open`.
+  caf::expected<std::string> open(std::string_view dataset_id, uint64_t index,
+                                  std::string_view line);
+  /// The key check of the key (8 hex digits).
+  const std::string& key_check() const { return check_; }
+  /// Ciphers made so far (at most one per thread that used the set at the same time).
+  size_t made() const;
+
+private:
+  template <class F>
+  auto borrowed(F&& f);
+
+  shared_secret key_;
+  std::string check_;
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<record_cipher>> free_;
+  size_t made_ = 0;
 };
 
 /// The record index a sealed line claims (from its header, without the key). Only `open`

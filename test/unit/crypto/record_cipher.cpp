@@ -1,6 +1,8 @@
 #include "crypto/record_cipher.hpp"
 
 #include <set>
+#include <thread>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,6 +154,49 @@ TEST_SUITE("crypto.record_cipher") {
       nonces.insert(to_hex({bytes.begin() + 13, bytes.begin() + 25}));
     }
     CHECK(nonces.size() == 200);
+  }
+
+  TEST_CASE("a cipher_set serves threads at once: records open, nonces never repeat") {
+    auto key = random_key();
+    cipher_set set{key};
+    CHECK(set.key_check() == key_check_hex(*key));
+    constexpr int threads = 4, per_thread = 300;
+    std::vector<std::vector<std::string>> sealed(threads);
+    std::vector<int> opened(threads, 0);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        for (int i = 0; i < per_thread; ++i) {
+          auto index = static_cast<uint64_t>(t * per_thread + i);
+          auto line = set.seal("ds", index, "record " + std::to_string(index));
+          if (!line) continue;
+          auto back = set.open("ds", index, *line);
+          if (back && *back == "record " + std::to_string(index)) ++opened[t];
+          sealed[t].push_back(std::move(*line));
+        }
+      });
+    for (auto& th : pool)
+      th.join();
+    std::set<std::string> nonces;
+    record_cipher other{key};  // one key: a plain cipher opens what the set sealed
+    for (int t = 0; t < threads; ++t) {
+      CHECK(opened[t] == per_thread);
+      REQUIRE(sealed[t].size() == per_thread);
+      for (int i = 0; i < per_thread; ++i) {
+        auto bytes = unbase64(sealed[t][i]);
+        nonces.insert(to_hex({bytes.begin() + 13, bytes.begin() + 25}));
+        CHECK(other.open("ds", static_cast<uint64_t>(t * per_thread + i), sealed[t][i]));
+      }
+    }
+    CHECK(nonces.size() == threads * per_thread);
+    CHECK(set.made() >= 1);
+    CHECK(set.made() <= threads);  // one per thread at most, kept between calls
+  }
+
+  TEST_CASE("a cipher_set with a short key fails every call, naming the key") {
+    cipher_set set{key_of(std::vector<uint8_t>(16, 1))};
+    PQRT_CHECK_ERROR(set.seal("ds", 0, "x"), errc::key_error);
+    PQRT_CHECK_ERROR(set.open("ds", 0, "AAAA"), errc::key_error);
   }
 
   TEST_CASE("a forked child does not reuse its parent's nonces") {
