@@ -51,11 +51,12 @@ size_t index_of(supervisor_actor* self, const caf::actor_addr& addr) {
   return running.size();
 }
 
-/// True while a child that is not `temporary` runs.
+/// True while a child that is neither `temporary` nor a helper runs.
 bool any_significant_running(supervisor_actor* self) {
   auto& st = self->state;
   for (size_t i = 0; i < st.specs.size(); ++i)
-    if ((*st.running)[i] && st.specs[i].policy != restart_policy::temporary) return true;
+    if ((*st.running)[i] && st.specs[i].policy != restart_policy::temporary && !st.specs[i].helper)
+      return true;
   return false;
 }
 
@@ -172,7 +173,8 @@ void on_down(supervisor_actor* self, caf::down_msg& dm) {
   if (spec.policy == restart_policy::temporary ||
       (spec.policy == restart_policy::transient && !failed)) {
     log::info(st.label, "child ended", {{"child", spec.name}, {"reason", short_reason(dm.reason)}});
-    // The work is done once only temporary helpers are left: stop them in order and end.
+    // The work is done once only temporary children and helpers are left: stop them in order
+    // and end.
     if (!any_significant_running(self)) begin_shutdown(self, temporary_grace);
     return;
   }

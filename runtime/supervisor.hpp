@@ -37,11 +37,16 @@ enum class restart_policy {
 /// siblings it sends to (their `name`s; `peer_names::supervisor` is the supervisor itself): the
 /// supervisor sends the child `(wire_atom, name, handle)` for each of them as soon as both run,
 /// and again whenever it restarts one of them (actors/peer.hpp).
+///
+/// A `helper` serves its siblings and is restarted by its policy, but does not keep the tree's
+/// work going: once only helpers (and temporary children) are left, the supervisor stops them in
+/// order and ends (a burst worker's result path ends with its pool).
 struct child_spec {
   std::string name;
   restart_policy policy = restart_policy::permanent;
   std::function<caf::actor(caf::actor_system&)> start;
   std::vector<std::string> peers = {};
+  bool helper = false;
 };
 
 /// The restart budget: more than `max_restarts` restarts inside `window` escalate.

@@ -42,22 +42,31 @@ std::vector<child_spec> worker_children(const worker_settings& s) {
   };
   std::vector<std::string> pool_peers{p::rq_fetcher, p::status_writer, p::heartbeat};
   if (s.pipeline) {
+    // Helpers: restarted whenever they fail, and stopped once the pool's work is done (burst).
     auto ps = s.pipeline;
-    tree.push_back({p::blob_fetcher, restart_policy::permanent,
-                    [ps](caf::actor_system& sys) { return spawn_blob_fetcher(sys, ps); }});
+    auto helper = true;
+    tree.push_back({p::blob_fetcher,
+                    restart_policy::permanent,
+                    [ps](caf::actor_system& sys) { return spawn_blob_fetcher(sys, ps); },
+                    {},
+                    helper});
     tree.push_back({p::decryptor,
                     restart_policy::permanent,
                     [ps](caf::actor_system& sys) { return spawn_decryptor(sys, ps); },
-                    {p::blob_fetcher}});
+                    {p::blob_fetcher},
+                    helper});
     tree.push_back({p::result_writer,
                     restart_policy::permanent,
                     [s, ps](caf::actor_system& sys) { return spawn_result_writer(sys, s, ps); },
-                    {p::status_writer}});
+                    {p::status_writer},
+                    helper});
     tree.push_back({p::result_encryptor,
                     restart_policy::permanent,
                     [](caf::actor_system& sys) { return spawn_result_encryptor(sys); },
-                    {p::result_writer, p::status_writer}});
-    // The pool passes the decryptor on to its executors; it watches the result path.
+                    {p::result_writer, p::status_writer},
+                    helper});
+    // The pool passes the decryptor and result_encryptor on to its executors (whose results go
+    // forward to result_encryptor); it watches the result path.
     pool_peers.insert(pool_peers.end(), {p::decryptor, p::result_encryptor, p::result_writer});
   }
   tree.push_back({p::executor_pool, policy,

@@ -3,11 +3,12 @@
 # 100,000-record data set against a real redis-server and local storage; a worker killed with
 # kill -9 in the middle of a run; SIGTERM to a worker under load; ten tampered records and a
 # script that fails one record; a scheduler started twice for one run; a result blob deleted from
-# storage mid-run and after the run (the scheduler runs its records again); and nothing in clear at
-# rest (the Redis dump and every stored file searched for a marker that is in every record and in
-# the script). TEST_STORAGE=azure runs all of it on Azure Storage as emulated by Azurite (started
-# here, its data on disk in $WORK/azurite) instead of local storage, with the data key wrapped
-# and unwrapped by Key Vault (test/fixtures/azure_fixture.py) instead of a local RSA key.
+# storage mid-run and after the run (the scheduler runs its records again); a burst worker that
+# ends once the queues are empty; and nothing in clear at rest (the Redis dump and every stored
+# file searched for a marker that is in every record and in the script). TEST_STORAGE=azure runs
+# all of it on Azure Storage as emulated by Azurite (started here, its data on disk in
+# $WORK/azurite) instead of local storage, with the data key wrapped and unwrapped by Key Vault
+# (test/fixtures/azure_fixture.py) instead of a local RSA key.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
 source "$(dirname "$0")/servers.sh"
@@ -290,6 +291,22 @@ results lost lost2.out
 check "pqrt results gives every record once and right after the second scheduler" \
   cmp -s lost2.out lost.expected
 stop_workers
+
+# --- 8: a burst worker with storage ends once the queues are empty ------------------------------
+"$PY" -c 'print("\n".join("burst record %d" % i for i in range(300)))' >burst.txt
+seal burst.encrypted burst.txt
+expected burst.encrypted burst.expected
+BURST=(--encrypted-data-filename burst.encrypted --processor sha256)
+"$PQRT" --role=scheduler $(common) "${BURST[@]}" --run-id burst >"$WORK/burst.log" 2>&1 &
+SCHED=$!
+PIDS+=("$SCHED")
+check "the burst run is enqueued" wait_until 60 'grep -q "new=300" "$WORK/burst.log"'
+run timeout 120 "$PQRT" --role=worker $(common_worker) "${BURST[@]}" --burst --concurrency 2
+expect "a burst worker with storage and a result path runs the queue and exits 0" 0 "burst done"
+wait_pid "$SCHED" 120
+check_log "the burst run completes (exit 0)" burst.log test "$rc" -eq 0
+results burst burst.out
+check "every record of the burst run once and right" cmp -s burst.out burst.expected
 
 # --- 7: nothing in clear at rest -------------------------------------------------------------------
 MARK="PQRT-MARKER-9c1e5b7d"

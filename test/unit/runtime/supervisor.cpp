@@ -145,3 +145,18 @@ TEST_CASE_FIXTURE(fixture, "when the work is done, temporary helpers are stopped
   CHECK(std::count(log->begin(), log->end(), "stop:helper") == 1);
   CHECK(!supervisor_down_reason());
 }
+
+TEST_CASE_FIXTURE(fixture,
+                  "a helper is restarted when it fails, and stopped once the work is done") {
+  auto helper = spec("helper", log);
+  helper.helper = true;
+  start({spec("work", log, pqrt::restart_policy::transient), helper});
+  crash("helper");  // permanent: restarted, though it keeps nothing going on its own
+  REQUIRE(which("helper"));
+  CHECK(std::count(log->begin(), log->end(), "stop:helper") == 1);
+  self->send(which("work"), caf::ok_atom::value);
+  sched.run();
+  CHECK(std::count(log->begin(), log->end(), "quiet:helper") == 1);
+  CHECK(std::count(log->begin(), log->end(), "stop:helper") == 2);
+  CHECK(!supervisor_down_reason());
+}
