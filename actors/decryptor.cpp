@@ -49,6 +49,7 @@ caf::expected<run_material> unwrap(decryptor_actor* self, const std::string& wra
   run_material m;
   m.key = std::make_shared<const crypto::secure_buffer>(std::move(*key));
   m.key_check = crypto::key_check_hex(*m.key);
+  m.cipher = std::make_shared<crypto::cipher_set>(m.key);
   log::info("decryptor", "data key unwrapped",
             {{"source", st.keys->describe()}, {"key_check", m.key_check}});
   return m;

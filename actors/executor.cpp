@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -13,7 +12,6 @@
 
 #include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "crypto/record_cipher.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/jobs/builtins.hpp"
 #include "runtime/jobs/exec_processor.hpp"
@@ -72,9 +70,9 @@ transport::job_outcome run_builtin_job(const transport::rq_job& job,
 struct executor_state {
   worker_settings settings;
   std::optional<run_material> material;
-  std::map<std::string, crypto::record_cipher> ciphers;  // by key check
-  peer decryptor{peer_names::decryptor};                 // wired through the pool
-  std::unique_ptr<script_process> process;               // lines, framed: started lazily
+  peer decryptor{peer_names::decryptor};         // wired through the pool
+  peer encryptor{peer_names::result_encryptor};  // wired through the pool
+  std::unique_ptr<script_process> process;       // lines, framed: started lazily
   static inline const char* name = "executor";
 };
 
@@ -91,7 +89,24 @@ caf::expected<std::string> run_exec(executor_state& st, const run_material& m,
   return st.process->run(plain, limits);
 }
 
-pending_result run_record(executor_actor* self, const transport::rq_job& job,
+executor_reply to_record(transport::job_outcome outcome) {
+  return {std::move(outcome), executor_reply::path::record};
+}
+
+/// A record job's result goes on to result_encryptor; the pool learns only that it did.
+executor_reply forward(executor_actor* self, pending_result r) {
+  executor_reply reply;
+  reply.outcome.id = r.outcome.id;
+  reply.outcome.ok = true;
+  reply.outcome.working_secs = r.outcome.working_secs;
+  // Held while result_encryptor restarts; refused only when far too much is held for it.
+  reply.to = self->state.encryptor.send(self, seal_atom::value, std::move(r))
+                 ? executor_reply::path::forwarded
+                 : executor_reply::path::release;
+  return reply;
+}
+
+executor_reply run_record(executor_actor* self, const transport::rq_job& job,
                           const record_call& rc) {
   auto& st = self->state;
   pending_result r;
@@ -99,16 +114,13 @@ pending_result run_record(executor_actor* self, const transport::rq_job& job,
   out.id = job.id;
   auto started = steady::now();
   const auto& m = *st.material;
-  auto it = st.ciphers.find(m.key_check);
-  if (it == st.ciphers.end())
-    it = st.ciphers.emplace(m.key_check, crypto::record_cipher{m.key}).first;
-  auto plain = it->second.open(rc.dataset_id, rc.index, rc.sealed);
+  auto plain = m.cipher->open(rc.dataset_id, rc.index, rc.sealed);
   if (!plain) {
     out.error_text = "record " + std::to_string(rc.index) + " of data set " + rc.dataset_id +
                      " does not open: " + render(plain.error());
     out.retry_delay = -1;  // the same bytes never open
     out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
-    return r;
+    return to_record(std::move(out));
   }
   job_control::begin(job.id);
   caf::expected<std::string> result{std::string{}};
@@ -127,30 +139,30 @@ pending_result run_record(executor_actor* self, const transport::rq_job& job,
   job_control::end(job.id);
   OPENSSL_cleanse(plain->data(), plain->size());
   out.ok = static_cast<bool>(result);
-  if (result) {
-    r.run_id = rc.run_id;
-    r.dataset_id = rc.dataset_id;
-    r.index = rc.index;
-    r.plaintext = std::move(*result);
-    r.key = m.key;
-  } else {
+  out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
+  if (!result) {
     out.error_text = failure_text(job, result.error());
     out.retry_delay = retry_delay_for(job);
     apply_stop(out, stopped, killed);
+    return to_record(std::move(out));
   }
-  out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
-  return r;
+  r.run_id = rc.run_id;
+  r.dataset_id = rc.dataset_id;
+  r.index = rc.index;
+  r.plaintext = std::move(*result);
+  r.cipher = m.cipher;
+  return forward(self, std::move(r));
 }
 
-pending_result failed(const transport::rq_job& job, std::string text, int64_t retry_delay) {
-  pending_result r;
-  r.outcome.id = job.id;
-  r.outcome.error_text = std::move(text);
-  r.outcome.retry_delay = retry_delay;
-  return r;
+executor_reply failed(const transport::rq_job& job, std::string text, int64_t retry_delay) {
+  transport::job_outcome out;
+  out.id = job.id;
+  out.error_text = std::move(text);
+  out.retry_delay = retry_delay;
+  return to_record(std::move(out));
 }
 
-caf::result<pending_result> run_job(executor_actor* self, const transport::rq_job& job) {
+caf::result<executor_reply> run_job(executor_actor* self, const transport::rq_job& job) {
   auto& st = self->state;
   auto started = steady::now();
   auto call = transport::decode_job_data(job.field("data"), st.settings.serializer,
@@ -158,10 +170,9 @@ caf::result<pending_result> run_job(executor_actor* self, const transport::rq_jo
   if (!call)  // the same bytes will not decode next time either
     return failed(job, "DeserializationError: " + render(call.error()), -1);
   if (call->func_name != record_job_func) {
-    pending_result r;
-    r.outcome = run_builtin_job(job, *call);
-    r.outcome.working_secs = std::chrono::duration<double>(steady::now() - started).count();
-    return r;
+    auto out = run_builtin_job(job, *call);
+    out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
+    return to_record(std::move(out));
   }
   auto rc = parse_record_call(*call);
   if (!rc) return failed(job, render(rc.error()), -1);
@@ -170,7 +181,7 @@ caf::result<pending_result> run_job(executor_actor* self, const transport::rq_jo
                   retry_delay_for(job));
   bool need_script = rc->processor == "exec";
   if (st.material && (!need_script || st.material->script)) return run_record(self, job, *rc);
-  auto rp = self->make_response_promise<pending_result>();
+  auto rp = self->make_response_promise<executor_reply>();
   // Asked once the decryptor is there (held while it restarts).
   auto asked = st.decryptor.with(self, [=](const caf::actor& decryptor) mutable {
     self->request(decryptor, caf::infinite, material_atom::value, need_script)
@@ -191,12 +202,14 @@ caf::result<pending_result> run_job(executor_actor* self, const transport::rq_jo
 
 caf::behavior executor(executor_actor* self, worker_settings settings) {
   self->state.settings = std::move(settings);
-  self->set_down_handler([=](caf::down_msg& dm) { self->state.decryptor.down(dm); });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    down_peer({&self->state.decryptor, &self->state.encryptor}, dm);
+  });
   return {
       [=](wire_atom, const std::string& name, const caf::actor& handle) {
-        self->state.decryptor.wire(self, name, handle);
+        wire_peers(self, {&self->state.decryptor, &self->state.encryptor}, name, handle);
       },
-      [=](run_atom, const transport::rq_job& job) -> caf::result<pending_result> {
+      [=](run_atom, const transport::rq_job& job) -> caf::result<executor_reply> {
         try {
           return run_job(self, job);
         } catch (const std::exception& e) {  // a broken invariant in one job fails only that job

@@ -4,16 +4,19 @@
 /// answering with the outcome (including the retry delay when retries are left). Never throws a
 /// job's failure at its owner: every failure is an outcome.
 ///
-/// A record job (`pqrt.record`): opens the sealed record with the run's data key (asked from the
-/// decryptor once, then kept), runs the processor on the plaintext (a built-in record processor,
-/// or the decrypted script: through `run_script` in the `once` script protocol, or through the
-/// executor's own long-lived `script_process` in `lines` and `framed`, started at its first record
-/// and killed with the executor), and answers with the plaintext result for
-/// result_encryptor; the plaintext never leaves memory. A record that does not open (changed,
-/// swapped, another key) fails its job at once, without retries: the same bytes never open.
-/// Other jobs run the built-in functions.
+/// A record job (`pqrt.record`): opens the sealed record with the run's cipher_set (the run's
+/// material is asked from the decryptor once, then kept), runs the processor on the plaintext (a
+/// built-in record processor, or the decrypted script: through `run_script` in the `once` script
+/// protocol, or through the executor's own long-lived `script_process` in `lines` and `framed`,
+/// started at its first record and killed with the executor), and sends the plaintext result
+/// straight on to result_encryptor (held while it restarts); the plaintext never leaves memory
+/// and never goes back through the pool. A record that does not open (changed, swapped, another
+/// key) fails its job at once, without retries: the same bytes never open. Other jobs run the
+/// built-in functions.
 ///
-/// In: `run_atom, rq_job` → `pending_result` (`run_id` empty unless a record job finished).
+/// Peers (wired through the pool): decryptor, result_encryptor.
+/// In: `run_atom, rq_job` → `executor_reply` (actors/protocol.hpp): the outcome to record, or
+/// that the result went forward.
 
 #include <caf/fwd.hpp>
 

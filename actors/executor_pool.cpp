@@ -66,6 +66,9 @@ struct pool_state {
   // Outcomes handed on (to result_encryptor or status_writer) and not yet recorded in Redis: if a
   // peer on that path ends, these jobs go back to their queues.
   std::set<std::string> forwarded;
+  // Settled while their executor's reply was still on its way (the result path is faster than
+  // that reply only in theory, but nothing orders the two): not counted as handed on then.
+  std::set<std::string> settled_early;
   size_t owed_credit = 0;  // executors freed while too many results were unwritten
   // The ids of the jobs in the executors, and of those still running when a drain's time ran
   // out (handed back: their outcomes are dropped).
@@ -124,7 +127,7 @@ void grant(pool_actor* self, size_t n) {
 void settle(pool_actor* self, const std::vector<std::string>& ids) {
   auto& st = self->state;
   for (const auto& id : ids)
-    st.forwarded.erase(id);
+    if (st.forwarded.erase(id) == 0 && st.running.count(id) > 0) st.settled_early.insert(id);
   st.fetcher.send(self, settled_atom::value, ids);
   if (st.forwarded.size() < max_unwritten && st.owed_credit > 0) {
     auto owed = st.owed_credit;
@@ -140,7 +143,7 @@ void settle(pool_actor* self, const std::vector<std::string>& ids) {
 /// deregistration returns.
 void release_unstarted(pool_actor* self, std::vector<std::string> ids) {
   if (ids.empty()) return;
-  self->spawn([s = self->state.settings, ids](caf::blocking_actor*) {
+  auto release = [s = self->state.settings, ids] {
     auto n = open_store(s)->release(s.identity, ids);
     if (!n)
       log::warn("executor_pool", "handing back unstarted jobs failed; deregistering returns them",
@@ -148,7 +151,13 @@ void release_unstarted(pool_actor* self, std::vector<std::string> ids) {
     else
       log::info("executor_pool", "handed back jobs that had not started",
                 {{"jobs", std::to_string(*n)}});
-  });
+  };
+  // Where executors run on the scheduler (the unit suites), so does this call: their store
+  // does not block, and the deterministic scheduler stays the only thread.
+  if (self->state.settings.executors == spawn_mode::scheduled)
+    release();
+  else
+    self->spawn([release](caf::blocking_actor*) { release(); });
 }
 
 /// A peer on the result path ended, and with it whatever it held: every outcome handed on and not
@@ -198,35 +207,32 @@ void hand_back_running(pool_actor* self) {
   maybe_finish(self);
 }
 
-void on_outcome(pool_actor* self, caf::actor exec, pending_result& r, queue_metrics* m,
+void on_outcome(pool_actor* self, caf::actor exec, executor_reply& r, queue_metrics* m,
                 steady::time_point started) {
   auto& st = self->state;
-  if (st.handed_back.erase(r.outcome.id) > 0) {  // already handed back: not recorded
+  auto id = r.outcome.id;
+  bool early = st.settled_early.erase(id) > 0;
+  if (st.handed_back.erase(id) > 0) {  // already handed back: not recorded here
     --m->running;
     m->in_flight->dec();
     st.idle.push_back(std::move(exec));
     maybe_finish(self);
     return;
   }
-  st.running.erase(r.outcome.id);
-  bool sealed = !r.run_id.empty() && r.outcome.ok;
-  if (sealed && !st.settings.pipeline) {  // no result store here (the executor says so first)
-    r.outcome.ok = false;
-    r.outcome.error_text = "pqrt: this worker has no result store configured";
-    sealed = false;
-  }
+  st.running.erase(id);
   auto took = std::chrono::duration<double>(steady::now() - started).count();
   --m->running;
   m->in_flight->dec();
   (r.outcome.ok ? m->finished : m->failed)->inc();
   (r.outcome.ok ? m->took_finished : m->took_failed)->observe(took);
-  auto id = r.outcome.id;
-  bool taken = sealed ? st.encryptor.send(self, seal_atom::value, std::move(r))
-                      : st.writer.send(self, record_atom::value, std::move(r.outcome));
-  if (taken)
-    st.forwarded.insert(std::move(id));
-  else
+  using path = executor_reply::path;
+  auto to = r.to;
+  if (to == path::record && !st.writer.send(self, record_atom::value, std::move(r.outcome)))
+    to = path::release;
+  if (to == path::release)
     release_unstarted(self, {std::move(id)});
+  else if (!early)
+    st.forwarded.insert(std::move(id));
   st.idle.push_back(std::move(exec));
   --st.in_flight;
   if (!st.waiting.empty()) {  // a held-back job takes the free executor instead of new credit
@@ -261,9 +267,9 @@ void dispatch(pool_actor* self, transport::rq_job job) {
   m->in_flight->inc();
   auto started = steady::now();
   self->request(exec, caf::infinite, run_atom::value, std::move(job))
-      .then([=](pending_result& r) { on_outcome(self, exec, r, m, started); },
+      .then([=](executor_reply& r) { on_outcome(self, exec, r, m, started); },
             [=](caf::error& err) {
-              pending_result failed;
+              executor_reply failed;
               failed.outcome.id = id;
               failed.outcome.error_text = "pqrt: executor failed: " + render(err);
               on_outcome(self, exec, failed, m, started);
@@ -290,10 +296,10 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
   return {
       [=](wire_atom, const std::string& name, const caf::actor& handle) {
         auto& s = self->state;
-        if (name == peer_names::decryptor) {  // the executors' peer: passed on to each
-          for (auto& exec : s.executors)
+        if (name == peer_names::decryptor || name == peer_names::result_encryptor) {
+          for (auto& exec : s.executors)  // the executors' peers: passed on to each
             self->send(exec, wire_atom::value, name, handle);
-          return;
+          if (name == peer_names::decryptor) return;
         }
         wire_peers(self, {&s.fetcher, &s.writer, &s.heartbeat, &s.encryptor, &s.result_writer},
                    name, handle);

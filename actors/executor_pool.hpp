@@ -1,13 +1,15 @@
 #pragma once
 
 /// executor_pool: runs up to N jobs at a time on N executors. It grants the fetcher one credit per
-/// free executor, so reserved jobs never pile up in a mailbox; it hands every outcome to the
-/// status_writer and tells the heartbeat whether the worker is busy or idle.
+/// free executor, so reserved jobs never pile up in a mailbox; it hands every outcome that is not
+/// a stored result to the status_writer and tells the heartbeat whether the worker is busy or
+/// idle. A record job's result does not come back here: its executor sends it on to
+/// result_encryptor and tells the pool it did.
 ///
-/// Peers: rq_fetcher, status_writer, heartbeat; with a pipeline also result_encryptor,
-/// result_writer (watched) and the decryptor, which it passes on to its executors. Every job it
-/// holds stays its own until status_writer settles its outcome; when a peer on the result path
-/// ends, the outcomes it had go back to Redis as their jobs (see protocol.hpp).
+/// Peers: rq_fetcher, status_writer, heartbeat; with a pipeline also the decryptor (passed on
+/// to its executors), result_encryptor (passed on, and watched) and result_writer (watched).
+/// Every job it holds stays its own until status_writer settles its outcome; when a peer on the
+/// result path ends, the outcomes it had go back to Redis as their jobs (see protocol.hpp).
 ///
 /// In: `job_atom, rq_job` (fetcher); `hello_atom` → `size_t` credits and the ids of the jobs it
 /// holds (a (re)started fetcher); `settled_atom, ids` (status_writer);

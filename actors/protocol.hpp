@@ -11,7 +11,8 @@
 /// (actors/peer.hpp); messages for a restarting peer are held, not dropped.
 ///
 /// Worker flow (credits, never unbounded mailboxes):
-///   rq_fetcher --(job_atom, rq_job)--> executor_pool --(run_atom, rq_job)--> executor
+///   rq_fetcher --(job_atom, rq_job)--> executor_pool --(run_atom, rq_job)--> executor,
+///          whose reply is an `executor_reply`
 ///   executor_pool --(credit_atom, n)--> rq_fetcher       (one credit per free executor slot)
 ///   executor_pool --(record_atom, job_outcome)--> status_writer   (batched into one round trip)
 ///   status_writer --(settled_atom, ids)--> executor_pool --(settled_atom, ids)--> rq_fetcher
@@ -24,12 +25,16 @@
 ///          then --done_atom--> heartbeat (deregisters) and every actor ends normally.
 ///   eviction: scheduled_events_watcher --(drain_atom, time)--> executor_pool, then
 ///          --(shutdown_atom, grace)--> the root supervisor (runtime/scheduled_events_watcher.hpp).
-///   record jobs: an executor asks the decryptor for the run's material (data key, script) once;
-///   a finished record job goes executor_pool --(seal_atom, pending_result)--> result_encryptor
-///   --(result_atom, pending_result)--> result_writer, which writes results in batches, then
-///   hands their outcomes (with the result's blob) to status_writer, whose settled_atom is the
-///   credit back. The pool holds back credit while too many outcomes are unsettled, so a slow
-///   store slows the fetcher instead of filling memory.
+///   record jobs: an executor asks the decryptor for the run's material (data key, its
+///   cipher_set, script) once; a finished record job's result goes forward, never back through
+///   the pool: executor --(seal_atom, pending_result)--> result_encryptor --(result_atom,
+///   pending_result)--> result_writer, which writes results in batches, then hands their
+///   outcomes (with the result's blob) to status_writer, whose settled_atom is the credit back.
+///   The executor's reply tells the pool only that the job's outcome went forward (no result, no
+///   plaintext); the pool counts it as handed on until it is settled. The pool holds back credit
+///   while too many outcomes are unsettled, so a slow store slows the fetcher instead of filling
+///   memory. The run's cipher_set is the one place the data key's ciphers live: the executors
+///   open records with it, result_encryptor seals results with it.
 ///
 /// Scheduler flow:
 ///   job_parser --(open_atom, container, name)--> blob_fetcher, then (next_atom) → one chunk per
@@ -46,6 +51,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 
+#include "crypto/record_cipher.hpp"
 #include "crypto/secure_buffer.hpp"
 #include "runtime/jobs/exec_processor.hpp"
 #include "transport/job_store.hpp"
@@ -71,7 +77,7 @@ using wire_atom = caf::atom_constant<caf::atom("wire")>;
 // --- worker ----------------------------------------------------------------------------------
 /// A reserved job, fetcher → pool.
 using job_atom = caf::atom_constant<caf::atom("job")>;
-/// Run one job, pool → executor; the reply is a `transport::job_outcome`.
+/// Run one job, pool → executor; the reply is an `executor_reply`.
 using run_atom = caf::atom_constant<caf::atom("run")>;
 /// Free slots, pool → fetcher (a `size_t`).
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
@@ -113,7 +119,7 @@ using next_atom = caf::atom_constant<caf::atom("next")>;
 using material_atom = caf::atom_constant<caf::atom("material")>;
 /// Job specs to enqueue, job_parser → rq_enqueuer → jobs added.
 using jobs_atom = caf::atom_constant<caf::atom("jobs")>;
-/// A result to seal, pool → result_encryptor.
+/// A result to seal, executor → result_encryptor.
 using seal_atom = caf::atom_constant<caf::atom("seal")>;
 /// A sealed result to write, result_encryptor → result_writer.
 using result_atom = caf::atom_constant<caf::atom("result")>;
@@ -123,6 +129,7 @@ using event_atom = caf::atom_constant<caf::atom("event")>;
 /// The key and script of a run, held in memory only.
 struct run_material {
   crypto::shared_secret key;
+  std::shared_ptr<crypto::cipher_set> cipher;   ///< the key's ciphers, shared by the run's users
   std::shared_ptr<const memory_script> script;  ///< null when not asked for
   std::string key_check;
 };
@@ -134,7 +141,18 @@ struct pending_result {
   uint64_t index = 0;
   std::string plaintext;  ///< cleared once sealed
   std::string sealed;
-  crypto::shared_secret key;
+  std::shared_ptr<crypto::cipher_set> cipher;  ///< dropped once sealed
+};
+
+/// An executor's answer to `run_atom`: where the job's outcome went.
+struct executor_reply {
+  enum class path : uint8_t {
+    record,     ///< `outcome` is to be recorded (a failure, or a job without a stored result)
+    forwarded,  ///< the result went on to result_encryptor; its outcome follows from there
+    release,    ///< the result could not be handed on: the job goes back to its queue
+  };
+  transport::job_outcome outcome;  ///< for `forwarded` and `release`: the id and `ok` only
+  path to = path::record;
 };
 
 }  // namespace pqrt
@@ -142,6 +160,7 @@ struct pending_result {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::transport::rq_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::run_material)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::pending_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::executor_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<pqrt::transport::job_spec>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<pqrt::transport::job_outcome>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pqrt::transport::job_outcome)

@@ -2,13 +2,10 @@
 
 #include <openssl/crypto.h>
 
-#include <map>
-
 #include <caf/all.hpp>
 
 #include "actors/peer.hpp"
 #include "actors/protocol.hpp"
-#include "crypto/record_cipher.hpp"
 #include "runtime/base/error.hpp"
 #include "runtime/jobs/record_job.hpp"
 
@@ -17,7 +14,6 @@ namespace pqrt {
 namespace {
 
 struct result_encryptor_state {
-  std::map<std::string, crypto::record_cipher> ciphers;  // by key check
   peer writer{peer_names::result_writer};
   peer status{peer_names::status_writer};
   static inline const char* name = "result_encryptor";
@@ -25,12 +21,9 @@ struct result_encryptor_state {
 
 using result_encryptor_actor = caf::stateful_actor<result_encryptor_state>;
 
-caf::expected<std::string> seal(result_encryptor_actor* self, const pending_result& r) {
-  auto check = crypto::key_check_hex(*r.key);
-  auto& ciphers = self->state.ciphers;
-  auto it = ciphers.find(check);
-  if (it == ciphers.end()) it = ciphers.emplace(check, crypto::record_cipher{r.key}).first;
-  return it->second.seal(result_binding(r.dataset_id, r.run_id), r.index, r.plaintext);
+caf::expected<std::string> seal(const pending_result& r) {
+  if (!r.cipher) return make_error(errc::key_error, "the result came without its run's cipher");
+  return r.cipher->seal(result_binding(r.dataset_id, r.run_id), r.index, r.plaintext);
 }
 
 caf::behavior result_encryptor(result_encryptor_actor* self) {
@@ -42,10 +35,10 @@ caf::behavior result_encryptor(result_encryptor_actor* self) {
         wire_peers(self, {&self->state.writer, &self->state.status}, name, handle);
       },
       [=](seal_atom, pending_result& r) {
-        auto sealed = seal(self, r);
+        auto sealed = seal(r);
         OPENSSL_cleanse(r.plaintext.data(), r.plaintext.size());
         r.plaintext.clear();
-        r.key.reset();
+        r.cipher.reset();
         if (sealed) {
           r.sealed = std::move(*sealed);
           // Refused only when far too much is held for a restarting writer: the pool hands the

@@ -1,8 +1,9 @@
 #pragma once
 
-/// result_encryptor: seals each finished record job's result with the run's data key, bound to
-/// the run and the record's index (a result never opens as a record, as another run's result or
-/// at another index), clears the plaintext, and hands the sealed result to result_writer.
+/// result_encryptor: seals each finished record job's result (sent by its executor) with the
+/// run's cipher_set, which travels with it, bound to the run and the record's index (a result
+/// never opens as a record, as another run's result or at another index), clears the plaintext,
+/// and hands the sealed result to result_writer.
 ///
 /// In: `seal_atom, pending_result`; `quiet_atom`. A result that cannot be sealed fails its job
 /// (to status_writer) and counts as written for the pool.

@@ -1,7 +1,7 @@
 // actors/executor: one job at a time to its outcome: built-in functions, data that does not
 // decode or inflates past the cap (a bomb), and record jobs (opened with the run's key from the
-// decryptor peer, processed, handed back for sealing; a tampered record fails alone, never
-// retried). On CAF's deterministic scheduler.
+// decryptor peer, processed, their results sent on to result_encryptor; a tampered record fails
+// alone, never retried). On CAF's deterministic scheduler.
 #include "actors/executor.hpp"
 
 #include <memory>
@@ -24,18 +24,28 @@ using pqrt::transport::py_value;
 
 /// A decryptor that hands out the run's key (no script).
 caf::behavior key_giver(caf::event_based_actor*, pqrt::crypto::shared_secret key) {
+  auto cipher = std::make_shared<pqrt::crypto::cipher_set>(key);
   return {[=](pqrt::material_atom, bool) {
     pqrt::run_material m;
     m.key = key;
     m.key_check = pqrt::crypto::key_check_hex(*key);
+    m.cipher = cipher;
     return m;
   }};
+}
+
+/// A result_encryptor that keeps what reaches it.
+caf::behavior result_sink(caf::event_based_actor*,
+                          std::shared_ptr<std::vector<pqrt::pending_result>> seen) {
+  return {[=](pqrt::seal_atom, pqrt::pending_result& r) { seen->push_back(std::move(r)); }};
 }
 
 struct fixture : test_coordinator_fixture<> {
   pqrt::crypto::shared_secret key = pqrt::test::fresh_data_key();
   pqrt::worker_settings ws;
-  caf::actor owner, exec, decryptor;
+  caf::actor owner, exec, decryptor, encryptor;
+  std::shared_ptr<std::vector<pqrt::pending_result>> forwarded =
+      std::make_shared<std::vector<pqrt::pending_result>>();
 
   fixture() {
     ws.executors = pqrt::spawn_mode::scheduled;
@@ -44,7 +54,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   ~fixture() {
-    for (const auto& a : {exec, decryptor, owner})
+    for (const auto& a : {exec, decryptor, encryptor, owner})
       if (a) caf::anon_send_exit(a, caf::exit_reason::kill);
     sched.run();
   }
@@ -60,6 +70,12 @@ struct fixture : test_coordinator_fixture<> {
     exec = *made;
     decryptor = sys.spawn(key_giver, key);
     self->send(exec, pqrt::wire_atom::value, std::string{"decryptor"}, decryptor);
+    wire_encryptor();
+  }
+
+  void wire_encryptor() {
+    encryptor = sys.spawn(result_sink, forwarded);
+    self->send(exec, pqrt::wire_atom::value, std::string{"result_encryptor"}, encryptor);
     sched.run();
   }
 
@@ -83,8 +99,8 @@ struct fixture : test_coordinator_fixture<> {
     return *line;
   }
 
-  pqrt::pending_result run(const pqrt::transport::rq_job& j) {
-    auto got = pqrt::test::ask<pqrt::pending_result>(
+  pqrt::executor_reply run(const pqrt::transport::rq_job& j) {
+    auto got = pqrt::test::ask<pqrt::executor_reply>(
         sys, [this] { sched.run(); }, exec, pqrt::run_atom::value, j);
     REQUIRE(got);
     return std::move(*got);
@@ -124,18 +140,44 @@ TEST_CASE_FIXTURE(fixture, "data that does not decode, or inflates past the cap,
   CHECK(bomb.outcome.retry_delay == -1);
 }
 
-TEST_CASE_FIXTURE(fixture, "a record job is opened with the run's key and handed on for sealing") {
+TEST_CASE_FIXTURE(fixture, "a record job is opened with the run's key and its result sent on") {
   start();
   auto r = run(record_job(seal("hello")));
   REQUIRE(r.outcome.ok);
+  // The pool learns only that the result went forward: no result, no plaintext.
+  CHECK(r.to == pqrt::executor_reply::path::forwarded);
+  CHECK(r.outcome.id == "j1");
+  CHECK(r.outcome.result == py_value{});
+  REQUIRE(forwarded->size() == 1);
+  const auto& p = forwarded->front();
   auto expected = pqrt::run_record_processor(
       "sha256", "hello", std::chrono::steady_clock::now() + std::chrono::seconds{10});
   REQUIRE(expected);
-  CHECK(r.plaintext == *expected);
-  CHECK(r.run_id == "run1");
-  CHECK(r.dataset_id == "ds");
-  CHECK(r.index == 4);
-  CHECK(r.key == key);
+  CHECK(p.plaintext == *expected);
+  CHECK(p.outcome.id == "j1");
+  CHECK(p.outcome.ok);
+  CHECK(p.run_id == "run1");
+  CHECK(p.dataset_id == "ds");
+  CHECK(p.index == 4);
+  REQUIRE(p.cipher);
+  CHECK(p.cipher->key_check() == pqrt::crypto::key_check_hex(*key));
+}
+
+TEST_CASE_FIXTURE(fixture, "results are held for a result_encryptor that is restarting") {
+  start();
+  caf::anon_send_exit(encryptor, caf::exit_reason::kill);
+  sched.run();
+  auto a = run(record_job(seal("a")));
+  auto b = run(record_job(seal("b")));
+  CHECK(a.to == pqrt::executor_reply::path::forwarded);
+  CHECK(b.to == pqrt::executor_reply::path::forwarded);
+  CHECK(forwarded->empty());
+  wire_encryptor();
+  REQUIRE(forwarded->size() == 2);  // in order, once the new one is wired
+  auto first = pqrt::run_record_processor(
+      "sha256", "a", std::chrono::steady_clock::now() + std::chrono::seconds{10});
+  REQUIRE(first);
+  CHECK((*forwarded)[0].plaintext == *first);
 }
 
 TEST_CASE_FIXTURE(fixture, "a tampered record, or one sealed for another index, fails alone") {
@@ -146,7 +188,8 @@ TEST_CASE_FIXTURE(fixture, "a tampered record, or one sealed for another index, 
   CHECK_FALSE(r.outcome.ok);
   CHECK(r.outcome.error_text.find("does not open") != std::string::npos);
   CHECK(r.outcome.retry_delay == -1);
-  CHECK(r.plaintext.empty());
+  CHECK(r.to == pqrt::executor_reply::path::record);
+  CHECK(forwarded->empty());
   auto moved = run(record_job(seal("hello", 5)));  // swapped into index 4
   CHECK_FALSE(moved.outcome.ok);
   auto fine = run(record_job(seal("next")));  // the executor goes on

@@ -1,9 +1,14 @@
 // actors/executor_pool in the worker's tree (status_writer, heartbeat, executor_pool, rq_fetcher,
 // under the supervisor, wired as runtime/roles/worker.cpp wires them) on CAF's deterministic
 // scheduler with the in-memory job store: jobs run to their outcomes, and a pool that crashes
-// while it holds reserved jobs of the live worker leaves none of them unaccounted for.
+// while it holds reserved jobs of the live worker leaves none of them unaccounted for. With the
+// result path (result_encryptor, result_writer on local storage): record jobs' results go
+// forward from the executors to storage, and a result_encryptor killed mid-run, with results in
+// its mailbox, loses none: every record's result is stored and its job recorded once.
 #include "actors/executor_pool.hpp"
 
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,11 +18,18 @@
 #include "actors/heartbeat.hpp"
 #include "actors/peer.hpp"
 #include "actors/protocol.hpp"
+#include "actors/result_encryptor.hpp"
+#include "actors/result_writer.hpp"
 #include "actors/rq_fetcher.hpp"
 #include "actors/status_writer.hpp"
+#include "crypto/record_cipher.hpp"
+#include "fakes.hpp"
 #include "memory_store.hpp"
 #include "runtime/base/error.hpp"
+#include "runtime/jobs/builtins.hpp"
+#include "runtime/jobs/record_job.hpp"
 #include "runtime/supervisor.hpp"
+#include "transport/local_storage.hpp"
 
 #include "caf_doctest.hpp"
 
@@ -57,10 +69,15 @@ struct fixture : test_coordinator_fixture<> {
     sched.run();
   }
 
-  void start() {
+  /// The worker's tree; with `pipeline`, the result path too (and a decryptor that hands out
+  /// `material`).
+  void start(std::shared_ptr<const pqrt::pipeline_settings> pipeline = nullptr,
+             pqrt::run_material material = {}) {
     auto s = ws;
+    s.pipeline = pipeline;
     auto mode = pqrt::spawn_mode::scheduled;
     using policy = pqrt::restart_policy;
+    std::vector<std::string> pool_peers{p::rq_fetcher, p::status_writer, p::heartbeat};
     std::vector<pqrt::child_spec> tree{
         {p::status_writer,
          policy::transient,
@@ -68,25 +85,59 @@ struct fixture : test_coordinator_fixture<> {
          {p::executor_pool}},
         {p::heartbeat, policy::transient,
          [=](caf::actor_system& sys) { return pqrt::spawn_heartbeat(sys, s, mode); }},
-        {p::executor_pool,
-         policy::transient,
-         [=](caf::actor_system& sys) { return pqrt::spawn_executor_pool(sys, s); },
-         {p::rq_fetcher, p::status_writer, p::heartbeat}},
-        {p::rq_fetcher,
-         policy::transient,
-         [=](caf::actor_system& sys) { return pqrt::spawn_rq_fetcher(sys, s, mode); },
-         {p::executor_pool}},
     };
+    if (pipeline) {
+      tree.push_back({p::decryptor,
+                      policy::permanent,
+                      [=](caf::actor_system& sys) {
+                        return sys.spawn([=](caf::event_based_actor*) -> caf::behavior {
+                          return {[=](pqrt::material_atom, bool) { return material; },
+                                  [](pqrt::quiet_atom) {}};
+                        });
+                      },
+                      {},
+                      true});
+      tree.push_back({p::result_writer,
+                      policy::permanent,
+                      [=](caf::actor_system& sys) {
+                        return pqrt::spawn_result_writer(sys, s, pipeline, mode);
+                      },
+                      {p::status_writer},
+                      true});
+      tree.push_back({p::result_encryptor,
+                      policy::permanent,
+                      [=](caf::actor_system& sys) { return pqrt::spawn_result_encryptor(sys); },
+                      {p::result_writer, p::status_writer},
+                      true});
+      pool_peers.insert(pool_peers.end(), {p::decryptor, p::result_encryptor, p::result_writer});
+    }
+    tree.push_back({p::executor_pool, policy::transient,
+                    [=](caf::actor_system& sys) { return pqrt::spawn_executor_pool(sys, s); },
+                    pool_peers});
+    tree.push_back({p::rq_fetcher,
+                    policy::transient,
+                    [=](caf::actor_system& sys) { return pqrt::spawn_rq_fetcher(sys, s, mode); },
+                    {p::executor_pool}});
     root = pqrt::spawn_supervisor(sys, "worker", std::move(tree), pqrt::restart_budget{});
     self->monitor(root);
   }
 
   /// Runs the scheduler until the tree has ended; its exit reason.
   caf::error run_to_end() {
-    sched.run();
+    // The result_writer's batch delay and the heartbeat's ticks are timeouts: fire them until
+    // the tree is done.
     caf::error reason = pqrt::make_error(pqrt::errc::timeout, "the tree did not end");
-    self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
-                  caf::after(std::chrono::seconds{0}) >> [] {});
+    bool ended = false;
+    for (int round = 0; round < 1000 && !ended; ++round) {
+      if (round > 0) sched.trigger_timeouts();
+      sched.run();
+      self->receive(
+          [&](caf::down_msg& dm) {
+            reason = dm.reason;
+            ended = true;
+          },
+          caf::after(std::chrono::seconds{0}) >> [] {});
+    }
     return reason;
   }
 
@@ -126,4 +177,95 @@ TEST_CASE_FIXTURE(fixture, "a pool that crashes holding reserved jobs loses none
   auto reason = run_to_end();
   CHECK_MESSAGE(!reason, caf::to_string(reason));
   check_all_finished_once();
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "record results go forward to storage; a result_encryptor killed mid-run loses "
+                  "none") {
+  // Record jobs instead of echo jobs: the queue is refilled with one per record.
+  pqrt::test::temp_dir dir{"pool-results"};
+  auto key = pqrt::test::fresh_data_key();
+  pqrt::run_material material;
+  material.key = key;
+  material.key_check = pqrt::crypto::key_check_hex(*key);
+  material.cipher = std::make_shared<pqrt::crypto::cipher_set>(key);
+  auto ps = std::make_shared<pqrt::pipeline_settings>();
+  ps->results_container = "results";
+  ps->make_blobs = [root =
+                        dir.path]() -> caf::expected<std::unique_ptr<pqrt::transport::blob_store>> {
+    return pqrt::transport::make_local_blob_store(root);
+  };
+  redis->queues.clear();
+  redis->jobs.clear();
+  std::vector<pqrt::transport::job_spec> specs;
+  pqrt::crypto::record_cipher sealer{key};
+  for (int i = 0; i < jobs; ++i) {
+    auto sealed = sealer.seal("ds", static_cast<uint64_t>(i), "record " + std::to_string(i));
+    REQUIRE(sealed);
+    pqrt::transport::job_spec spec;
+    spec.id = "job-" + std::to_string(i);
+    spec.call = pqrt::make_record_call({"run1", "ds", static_cast<uint64_t>(i), *sealed, "sha256"});
+    specs.push_back(spec);
+  }
+  REQUIRE(ws.make_store({})->enqueue(specs));
+  start(ps, material);
+  // Step the tree until results wait in the result_encryptor's mailbox, then kill it: they are
+  // gone with it, and their jobs are still reserved by this live worker.
+  caf::actor encryptor;
+  self->send(root, pqrt::which_atom::value, std::string{p::result_encryptor});
+  auto has_mail = [&] {  // scheduled to run: mail waits in its mailbox
+    auto* job = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(encryptor));
+    return job && std::find(sched.jobs.begin(), sched.jobs.end(), job) != sched.jobs.end();
+  };
+  for (int step = 0; step < 100000 && (redis->held_by("w1").size() < 2 || !has_mail()); ++step) {
+    if (!sched.try_run_once()) sched.trigger_timeouts();
+    self->receive([&](caf::actor& a) { encryptor = a; },
+                  caf::after(std::chrono::seconds{0}) >> [] {});
+  }
+  REQUIRE(has_mail());
+  REQUIRE(redis->recorded.empty());
+  caf::anon_send_exit(encryptor, caf::exit_reason::kill);
+  auto reason = run_to_end();
+  CHECK_MESSAGE(!reason, caf::to_string(reason));
+  CHECK(redis->held_by("w1").empty());
+  // The jobs whose results were lost went back to the queue; a burst worker may have found it
+  // empty just before: the next one finishes them.
+  if (!redis->queued("default").empty()) {
+    REQUIRE_FALSE(ws.make_store({})->register_worker(ws.identity));
+    start(ps, material);
+    reason = run_to_end();
+    CHECK_MESSAGE(!reason, caf::to_string(reason));
+  }
+  CHECK(redis->queued("default").empty());
+  CHECK(redis->held_by("w1").empty());
+  // Every record's job finished, its outcome naming a stored blob that holds its result.
+  auto store = pqrt::transport::make_local_blob_store(dir.path);
+  auto binding = pqrt::result_binding("ds", "run1");
+  std::map<std::string, pqrt::transport::job_outcome> last;
+  for (const auto& o : redis->recorded)
+    last[o.id] = o;
+  REQUIRE(last.size() == jobs);
+  for (int i = 0; i < jobs; ++i) {
+    auto id = "job-" + std::to_string(i);
+    CHECK_MESSAGE(redis->status(id) == "finished", id);
+    const auto& o = last[id];
+    REQUIRE_MESSAGE(!o.result_ref.empty(), id);
+    auto body = store->get("results", o.result_ref);
+    REQUIRE_MESSAGE(body, id);
+    CHECK(body->size() == o.result_bytes);
+    auto expected =
+        pqrt::run_record_processor("sha256", "record " + std::to_string(i),
+                                   std::chrono::steady_clock::now() + std::chrono::seconds{10});
+    REQUIRE(expected);
+    bool found = false;
+    size_t start_at = 0;
+    while (start_at < body->size() && !found) {
+      auto end = body->find('\n', start_at);
+      auto line = body->substr(start_at, end - start_at);
+      start_at = end + 1;
+      auto opened = material.cipher->open(binding, static_cast<uint64_t>(i), line);
+      found = opened && *opened == *expected;
+    }
+    CHECK_MESSAGE(found, id << " has its result in " << o.result_ref);
+  }
 }

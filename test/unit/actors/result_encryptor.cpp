@@ -34,10 +34,12 @@ caf::behavior status_sink(caf::event_based_actor*, std::shared_ptr<seen_by_peers
 struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<seen_by_peers> seen = std::make_shared<seen_by_peers>();
   pqrt::crypto::shared_secret key;
+  std::shared_ptr<pqrt::crypto::cipher_set> cipher;
   caf::actor encryptor, writer, status;
 
   fixture() {
     key = pqrt::test::fresh_data_key();
+    cipher = std::make_shared<pqrt::crypto::cipher_set>(key);
     encryptor = pqrt::spawn_result_encryptor(sys);
     writer = sys.spawn(writer_sink, seen);
     status = sys.spawn(status_sink, seen);
@@ -60,7 +62,7 @@ struct fixture : test_coordinator_fixture<> {
     r.dataset_id = "ds1";
     r.index = index;
     r.plaintext = std::move(text);
-    r.key = key;
+    r.cipher = cipher;
     return r;
   }
 };
@@ -73,7 +75,7 @@ TEST_CASE_FIXTURE(fixture, "a result is sealed for its run and index and its pla
   REQUIRE(seen->written.size() == 1);
   const auto& w = seen->written.front();
   CHECK(w.plaintext.empty());
-  CHECK_FALSE(w.key);  // the key does not travel further
+  CHECK_FALSE(w.cipher);  // the key's ciphers do not travel further
   CHECK(w.sealed.find("secret") == std::string::npos);
   pqrt::crypto::record_cipher cipher{key};
   auto binding = pqrt::result_binding("ds1", "run1");
@@ -83,6 +85,20 @@ TEST_CASE_FIXTURE(fixture, "a result is sealed for its run and index and its pla
   CHECK_FALSE(cipher.open(binding, 8, w.sealed));                              // another index
   CHECK_FALSE(cipher.open(pqrt::result_binding("ds1", "run2"), 7, w.sealed));  // another run
   CHECK(seen->recorded.empty());
+}
+
+TEST_CASE_FIXTURE(fixture, "a result without its run's cipher fails its job alone") {
+  auto r = result(3, "lost key");
+  r.cipher.reset();
+  self->send(encryptor, pqrt::seal_atom::value, std::move(r));
+  self->send(encryptor, pqrt::seal_atom::value, result(4, "fine"));
+  sched.run();
+  REQUIRE(seen->recorded.size() == 1);
+  CHECK(seen->recorded[0].id == "job-3");
+  CHECK_FALSE(seen->recorded[0].ok);
+  CHECK(seen->recorded[0].error_text.find("sealing the result failed") != std::string::npos);
+  REQUIRE(seen->written.size() == 1);
+  CHECK(seen->written[0].index == 4);
 }
 
 TEST_CASE_FIXTURE(fixture, "results are held for a result_writer that is restarting") {
