@@ -361,15 +361,6 @@ public:
     return std::move(resp->body);
   }
 
-  caf::expected<std::optional<uint64_t>> size(const std::string& container,
-                                              const std::string& name) override {
-    if (auto err = check(container, name)) return err;
-    auto props = svc_->head(container, name);
-    if (!props) return props.error();
-    if (!*props) return std::optional<uint64_t>{};
-    return std::optional<uint64_t>{(*props)->size};
-  }
-
   caf::expected<std::vector<blob_item>> list(const std::string& container,
                                              const std::string& prefix) override {
     if (auto err = check_container(container)) return err;
@@ -391,16 +382,6 @@ public:
     std::sort(out.begin(), out.end(),
               [](const blob_item& a, const blob_item& b) { return a.name < b.name; });
     return out;
-  }
-
-  caf::error remove(const std::string& container, const std::string& name) override {
-    if (auto err = check(container, name)) return err;
-    auto resp =
-        svc_->send("delete blob", container, name, svc_->request("DELETE", container, name));
-    if (!resp) return resp.error();
-    if (resp->status == 202 || resp->status == 200) return {};
-    if (resp->status == 404 && resp->error_code() != "ContainerNotFound") return {};
-    return svc_->fail("delete blob", container, name, *resp);
   }
 
   caf::error create_append(const std::string& container, const std::string& name) override {

@@ -1,4 +1,4 @@
-// Azure Storage Queues as a transport::queue_store (see queue_client.hpp).
+// Azure Storage Queues as a transport::queue_consumer (see queue_client.hpp).
 #include "azure/queue_client.hpp"
 
 #include <algorithm>
@@ -31,7 +31,7 @@ int64_t parse_i64(const std::string& text) {
   return out;
 }
 
-class azure_queue_store : public transport::queue_store {
+class azure_queue_store : public transport::queue_consumer {
 public:
   explicit azure_queue_store(std::shared_ptr<detail::storage_service> svc) : svc_(std::move(svc)) {}
 
@@ -199,11 +199,18 @@ caf::expected<std::vector<queue_message>> detail::parse_queue_messages(std::stri
   return out;
 }
 
-caf::expected<std::unique_ptr<transport::queue_store>> make_azure_queue_store(
+caf::expected<std::unique_ptr<transport::queue_consumer>> make_azure_queue_consumer(
     azure_storage_options options) {
   auto svc = detail::storage_service::make(options, "queue");
   if (!svc) return svc.error();
-  return std::unique_ptr<transport::queue_store>{new azure_queue_store(std::move(*svc))};
+  return std::unique_ptr<transport::queue_consumer>{new azure_queue_store(std::move(*svc))};
+}
+
+caf::expected<std::unique_ptr<transport::queue_store>> make_azure_queue_store(
+    azure_storage_options options) {
+  auto consumer = make_azure_queue_consumer(std::move(options));
+  if (!consumer) return consumer.error();
+  return std::unique_ptr<transport::queue_store>{std::move(*consumer)};
 }
 
 }  // namespace pqrt::azure

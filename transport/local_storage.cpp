@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -386,20 +385,6 @@ public:
     return out;
   }
 
-  caf::expected<std::optional<uint64_t>> size(const std::string& container,
-                                              const std::string& name) override {
-    auto dir = checked(container, name);
-    if (!dir) return dir.error();
-    auto path = *dir + "/" + name;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return std::optional<uint64_t>{};
-      return sys_error("stat", path, errno);
-    }
-    if (!S_ISREG(st.st_mode)) return std::optional<uint64_t>{};
-    return std::optional<uint64_t>{static_cast<uint64_t>(st.st_size)};
-  }
-
   caf::expected<std::vector<blob_item>> list(const std::string& container,
                                              const std::string& prefix) override {
     auto dir = existing_container(container);
@@ -413,44 +398,24 @@ public:
     return out;
   }
 
-  caf::error remove(const std::string& container, const std::string& name) override {
-    auto dir = checked(container, name);
-    if (!dir) return dir.error();
-    auto path = *dir + "/" + name;
-    if (::unlink(path.c_str()) != 0) {
-      // EISDIR: the name is a virtual folder, not a blob.
-      if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return {};
-      return sys_error("unlink", path, errno);
-    }
-    prune(*dir, name);
-    return {};
-  }
-
   caf::error create_append(const std::string& container, const std::string& name) override {
     auto dir = checked(container, name);
     if (!dir) return dir.error();
     auto path = *dir + "/" + name;
-    for (int attempt = 0;; ++attempt) {
-      if (auto err = make_parents(*dir, container, name)) return err;
-      auto fd = open_fd(path, O_WRONLY | O_CREAT | O_EXCL);
-      if (fd.get() >= 0) {
-        if (auto err = fsync_fd(fd.get(), path)) return err;
-        return fsync_dir(parent_of(path));
-      }
-      int err = errno;
-      if (err == EEXIST) {
-        struct stat st {};
-        if (::stat(path.c_str(), &st) == 0)
-          return S_ISREG(st.st_mode) ? caf::error{} : clash(container, name, path);
-        if (errno != ENOENT) return sys_error("stat", path, errno);
-        // Removed in between: create it again.
-      } else if (err == ENOTDIR) {
-        return clash(container, name, path);
-      } else if (err != ENOENT || attempt >= 100) {
-        return gone_or(container, sys_error("create", path, err));
-      }
-      // ENOENT: a concurrent remove pruned a folder we just made.
+    if (auto err = make_parents(*dir, container, name)) return err;
+    auto fd = open_fd(path, O_WRONLY | O_CREAT | O_EXCL);
+    if (fd.get() >= 0) {
+      if (auto err = fsync_fd(fd.get(), path)) return err;
+      return fsync_dir(parent_of(path));
     }
+    int err = errno;
+    if (err == EEXIST) {
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0) return sys_error("stat", path, errno);
+      return S_ISREG(st.st_mode) ? caf::error{} : clash(container, name, path);
+    }
+    if (err == ENOTDIR) return clash(container, name, path);
+    return gone_or(container, sys_error("create", path, err));
   }
 
   caf::error append(const std::string& container, const std::string& name, std::string_view bytes,
@@ -467,8 +432,8 @@ public:
       if (auto err = lock_fd(fd.get(), LOCK_EX, path)) return err;
       struct stat st {};
       if (::fstat(fd.get(), &st) != 0) return sys_error("stat", path, errno);
-      // The name may have been replaced (put) or removed since the open: append to what it
-      // names now, never to an orphaned file.
+      // The name may have been replaced (put) since the open: append to what it names now,
+      // never to an orphaned file.
       struct stat now {};
       if (::stat(path.c_str(), &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
         if (attempt < 100) continue;
@@ -493,19 +458,16 @@ public:
 
   std::string describe() const override { return "local storage " + root_; }
 
-  /// Renames a sealed temporary file to the blob `name`, making its folders first. Retried when
-  /// a concurrent `remove` prunes a folder in between.
+  /// Renames a sealed temporary file to the blob `name`, making its folders first.
   caf::error install(temp_file& tmp, const std::string& dir, const std::string& container,
                      const std::string& name) {
     auto path = dir + "/" + name;
-    for (int attempt = 0;; ++attempt) {
-      if (auto err = make_parents(dir, container, name)) return err;
-      if (::rename(tmp.path().c_str(), path.c_str()) == 0) break;
+    if (auto err = make_parents(dir, container, name)) return err;
+    if (::rename(tmp.path().c_str(), path.c_str()) != 0) {
       int err = errno;
       if (err == EISDIR || err == ENOTDIR || err == ENOTEMPTY || err == EEXIST)
         return clash(container, name, path);
-      if (err != ENOENT || attempt >= 100)
-        return gone_or(container, sys_error("rename to", path, err));
+      return gone_or(container, sys_error("rename to", path, err));
     }
     tmp.release();
     return fsync_dir(parent_of(path));
@@ -569,25 +531,14 @@ private:
       int err = errno;
       if (err == EEXIST) {
         struct stat st {};
-        if (::stat(part.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
-        if (::stat(part.c_str(), &st) == 0) return clash(container, name, part);
-        // Removed in between: the caller retries.
-        return {};
+        if (::stat(part.c_str(), &st) != 0) return sys_error("stat", part, errno);
+        if (S_ISDIR(st.st_mode)) continue;
+        return clash(container, name, part);
       }
       if (err == ENOTDIR) return clash(container, name, part);
-      if (err == ENOENT) return {};  // a concurrent prune; the caller's retry makes it again
-      return sys_error("mkdir", part, err);
+      return gone_or(container, sys_error("mkdir", part, err));
     }
     return {};
-  }
-
-  /// Removes the folders of `name` that its removal left empty, deepest first.
-  static void prune(const std::string& dir, const std::string& name) {
-    for (auto slash = name.rfind('/'); slash != std::string::npos && slash > 0;
-         slash = name.rfind('/', slash - 1)) {
-      auto part = dir + "/" + name.substr(0, slash);
-      if (::rmdir(part.c_str()) != 0) return;
-    }
   }
 
   /// Collects the blobs below the open directory `fd` (the folder `rel`) starting with `prefix`.
@@ -699,43 +650,8 @@ caf::error local_blob_writer::commit() {
 
 // --- queues ---------------------------------------------------------------------------------
 
-/// A message file: one state line, then the text.
-///   pqrt-msg 1 <invisible until, ns since the epoch> <dequeue count> <pop receipt or ->\n
-struct message_state {
-  int64_t invisible_until = 0;
-  int64_t dequeue_count = 0;
-  std::string receipt = "-";
-  size_t text_offset = 0;  ///< where the text starts in the file
-};
-
-constexpr std::string_view message_magic = "pqrt-msg 1 ";
+/// A message file holds the message's text, nothing else.
 constexpr std::string_view message_suffix = ".msg";
-
-std::string state_line(int64_t until, int64_t count, const std::string& receipt) {
-  return std::string{message_magic} + std::to_string(until) + " " + std::to_string(count) + " " +
-         receipt + "\n";
-}
-
-bool parse_int(std::string_view& text, int64_t& out) {
-  auto end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, out);
-  if (ec != std::errc{} || ptr == end || *ptr != ' ') return false;
-  text.remove_prefix(static_cast<size_t>(ptr - text.data()) + 1);
-  return true;
-}
-
-bool parse_state(std::string_view head, message_state& out) {
-  auto newline = head.find('\n');
-  if (newline == std::string_view::npos) return false;
-  auto line = head.substr(0, newline);
-  if (line.substr(0, message_magic.size()) != message_magic) return false;
-  line.remove_prefix(message_magic.size());
-  if (!parse_int(line, out.invisible_until) || !parse_int(line, out.dequeue_count)) return false;
-  if (line.empty()) return false;
-  out.receipt = std::string{line};
-  out.text_offset = newline + 1;
-  return true;
-}
 
 /// Message ids: zero-padded wall-clock nanoseconds (strictly increasing within a process), the
 /// process id and a counter, so names sort in the order of their `put` across processes.
@@ -752,23 +668,13 @@ std::string next_message_id() {
   return buf;
 }
 
-bool valid_message_id(const std::string& id) {
-  return !id.empty() && id.size() < 64 && std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
 class local_queue_store : public queue_store {
 public:
   explicit local_queue_store(std::string root) : root_(std::move(root)) {}
 
   caf::error create_queue(const std::string& queue) override {
     if (auto err = check_bucket_name("queue", queue)) return err;
-    auto dir = dir_of(queue);
-    if (auto err = make_dirs(dir + "/.tmp")) return err;
-    auto lock = open_fd(dir + "/.lock", O_RDWR | O_CREAT);
-    if (lock.get() < 0) return sys_error("create", dir + "/.lock", errno);
-    return {};
+    return make_dirs(dir_of(queue) + "/.tmp");
   }
 
   caf::error put(const std::string& queue, std::string_view text) override {
@@ -781,7 +687,6 @@ public:
     if (!dir) return dir.error();
     auto tmp = temp_file::create(*dir);
     if (!tmp) return tmp.error();
-    if (auto err = tmp->write(state_line(0, 0, "-"))) return err;
     if (auto err = tmp->write(text)) return err;
     if (auto err = tmp->seal()) return err;
     auto path = *dir + "/" + next_message_id() + std::string{message_suffix};
@@ -793,89 +698,23 @@ public:
     return fsync_dir(*dir);
   }
 
-  caf::expected<std::vector<queue_message>> get(const std::string& queue, size_t max,
-                                                int64_t visibility_sec) override {
-    if (auto err = check_queue_take(queue, max, visibility_sec)) return err;
-    auto q = open_messages(queue, LOCK_EX);
-    if (!q) return q.error();
-    const auto* dir = &q->dir;
-    const auto* names = &q->names;
-    std::vector<queue_message> out;
-    auto now = now_ns();
-    for (auto& file : *names) {
-      if (out.size() >= max) break;
-      auto path = *dir + "/" + file;
-      message_state state;
-      std::string text;
-      auto found = read_message(path, now, state, &text);
-      if (!found) return found.error();
-      if (!*found) continue;  // invisible, or removed meanwhile
-      queue_message msg;
-      msg.id = file.substr(0, file.size() - message_suffix.size());
-      msg.pop_receipt = random_token(16);
-      msg.dequeue_count = state.dequeue_count + 1;
-      auto until = now + visibility_sec * int64_t{1'000'000'000};
-      if (auto err = replace_message(*dir, path,
-                                     state_line(until, msg.dequeue_count, msg.pop_receipt), text))
-        return err;
-      msg.text = std::move(text);
-      out.push_back(std::move(msg));
-    }
-    if (!out.empty()) {
-      if (auto err = fsync_dir(*dir)) return err;
-    }
-    return out;
-  }
-
-  caf::error remove(const std::string& queue, const queue_message& message) override {
-    auto taken = find_taken(queue, message, nullptr);
-    if (!taken) return taken.error();
-    if (::unlink(taken->path.c_str()) != 0) return sys_error("unlink", taken->path, errno);
-    return {};
-  }
-
-  caf::error update_visibility(const std::string& queue, queue_message& message,
-                               int64_t visibility_sec) override {
-    if (auto err = check_queue_visibility(queue, visibility_sec)) return err;
-    std::string text;
-    auto taken = find_taken(queue, message, &text);
-    if (!taken) return taken.error();
-    auto receipt = random_token(16);
-    auto until = now_ns() + visibility_sec * int64_t{1'000'000'000};
-    auto line = state_line(until, taken->state.dequeue_count, receipt);
-    if (auto err = replace_message(taken->dir, taken->path, line, text)) return err;
-    message.pop_receipt = receipt;
-    return fsync_dir(taken->dir);
-  }
-
   caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) override {
     if (auto err = check_queue_take(queue, max)) return err;
-    auto q = open_messages(queue, LOCK_SH);
-    if (!q) return q.error();
-    const auto* dir = &q->dir;
-    const auto* names = &q->names;
-    std::vector<queue_message> out;
-    auto now = now_ns();
-    for (auto& file : *names) {
-      if (out.size() >= max) break;
-      message_state state;
-      queue_message msg;
-      auto found = read_message(*dir + "/" + file, now, state, &msg.text);
-      if (!found) return found.error();
-      if (!*found) continue;
-      msg.id = file.substr(0, file.size() - message_suffix.size());
-      msg.dequeue_count = state.dequeue_count;
-      out.push_back(std::move(msg));
-    }
-    return out;
-  }
-
-  caf::expected<int64_t> approximate_count(const std::string& queue) override {
     auto dir = existing_queue(queue);
     if (!dir) return dir.error();
     auto names = message_files(*dir);
     if (!names) return names.error();
-    return static_cast<int64_t>(names->size());
+    std::vector<queue_message> out;
+    for (auto& file : *names) {
+      if (out.size() >= max) break;
+      queue_message msg;
+      auto text = read_message(*dir + "/" + file);
+      if (!text) return text.error();
+      msg.id = file.substr(0, file.size() - message_suffix.size());
+      msg.text = std::move(*text);
+      out.push_back(std::move(msg));
+    }
+    return out;
   }
 
   std::string describe() const override { return "local storage " + root_; }
@@ -883,37 +722,12 @@ public:
 private:
   std::string dir_of(const std::string& queue) const { return root_ + "/queues/" + queue; }
 
-  /// A queue's folder, locked (`op`: LOCK_EX to take messages, LOCK_SH to look), and its message
-  /// files in order.
-  struct locked_messages {
-    std::string dir;
-    unique_fd lock;
-    std::vector<std::string> names;
-  };
-  caf::expected<locked_messages> open_messages(const std::string& queue, int op) const {
-    auto dir = existing_queue(queue);
-    if (!dir) return dir.error();
-    auto lock = lock_queue(*dir, op);
-    if (!lock) return lock.error();
-    auto names = message_files(*dir);
-    if (!names) return names.error();
-    return locked_messages{std::move(*dir), std::move(*lock), std::move(*names)};
-  }
-
   static caf::error missing_queue(const std::string& queue) {
     return make_error(errc::not_found, "queue " + queue + " not found");
   }
 
   caf::expected<std::string> existing_queue(const std::string& queue) const {
     return existing_bucket("queue", queue, dir_of(queue));
-  }
-
-  static caf::expected<unique_fd> lock_queue(const std::string& dir, int op) {
-    auto path = dir + "/.lock";
-    auto fd = open_fd(path, O_RDWR | O_CREAT);
-    if (fd.get() < 0) return sys_error("open", path, errno);
-    if (auto err = lock_fd(fd.get(), op, path)) return err;
-    return fd;
   }
 
   /// The message files of a queue, oldest first.
@@ -938,80 +752,18 @@ private:
     return out;
   }
 
-  /// A taken message, found under the queue's exclusive lock (held while this lives).
-  struct taken_message {
-    std::string dir;
-    std::string path;
-    message_state state;
-    unique_fd lock;
-  };
-
-  /// The message `message` names, if its pop receipt still holds (`conflict` if not,
-  /// `not_found` when it is gone); its text too when `text` is given.
-  caf::expected<taken_message> find_taken(const std::string& queue, const queue_message& message,
-                                          std::string* text) {
-    auto dir = existing_queue(queue);
-    if (!dir) return dir.error();
-    if (!valid_message_id(message.id))
-      return make_error(errc::invalid_argument,
-                        "queue " + queue + ": invalid message id '" + message.id + "'");
-    auto lock = lock_queue(*dir, LOCK_EX);
-    if (!lock) return lock.error();
-    taken_message out{
-        *dir, *dir + "/" + message.id + std::string{message_suffix}, {}, std::move(*lock)};
-    auto found = read_message(out.path, 0, out.state, text);
-    if (!found) return found.error();
-    if (!*found)
-      return make_error(errc::not_found, "queue " + queue + ": message " + message.id +
-                                             " not found (" + out.path + ")");
-    if (out.state.receipt == "-" || out.state.receipt != message.pop_receipt)
-      return make_error(errc::conflict, "queue " + queue + ": message " + message.id +
-                                            ": pop receipt does not match (taken again since?)");
-    return out;
-  }
-
-  /// Writes a message file anew (state line and text) through a temporary file and a rename.
-  static caf::error replace_message(const std::string& dir, const std::string& path,
-                                    const std::string& line, const std::string& text) {
-    auto tmp = temp_file::create(dir);
-    if (!tmp) return tmp.error();
-    if (auto err = tmp->write(line)) return err;
-    if (auto err = tmp->write(text)) return err;
-    if (auto err = tmp->seal()) return err;
-    if (::rename(tmp->path().c_str(), path.c_str()) != 0)
-      return sys_error("rename to", path, errno);
-    tmp->release();
-    return {};
-  }
-
-  /// Reads a message's state (and its text when `text` is given). False when the message is
-  /// gone, or invisible at `now` (0: whatever its visibility).
-  static caf::expected<bool> read_message(const std::string& path, int64_t now,
-                                          message_state& state, std::string* text) {
+  /// A message's text: the whole file.
+  static caf::expected<std::string> read_message(const std::string& path) {
     auto fd = open_fd(path, O_RDONLY);
-    if (fd.get() < 0) {
-      if (errno == ENOENT) return false;
-      return sys_error("open", path, errno);
-    }
-    char head[256];
-    auto got = pread_full(fd.get(), head, sizeof(head), 0, path);
+    if (fd.get() < 0) return sys_error("open", path, errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return sys_error("stat", path, errno);
+    std::string text(static_cast<size_t>(st.st_size), '\0');
+    auto got = pread_full(fd.get(), text.data(), text.size(), 0, path);
     if (!got) return got.error();
-    if (!parse_state(std::string_view{head, *got}, state))
-      return make_error(errc::io_error, "queue message " + path + ": not a pqrt message file");
-    if (now != 0 && state.invisible_until > now) return false;
-    if (text != nullptr) {
-      struct stat st {};
-      if (::fstat(fd.get(), &st) != 0) return sys_error("stat", path, errno);
-      auto size = static_cast<uint64_t>(st.st_size);
-      if (size < state.text_offset)
-        return make_error(errc::io_error, "queue message " + path + ": truncated");
-      text->resize(static_cast<size_t>(size - state.text_offset));
-      auto read = pread_full(fd.get(), text->data(), text->size(), state.text_offset, path);
-      if (!read) return read.error();
-      if (*read != text->size())
-        return make_error(errc::io_error, "queue message " + path + ": truncated");
-    }
-    return true;
+    if (*got != text.size())
+      return make_error(errc::io_error, "queue message " + path + ": truncated");
+    return text;
   }
 
   std::string root_;

@@ -68,14 +68,10 @@ public:
                                                                 uint64_t offset = 0) = 0;
   /// A whole (small) blob.
   virtual caf::expected<std::string> get(const std::string& container, const std::string& name) = 0;
-  /// The blob's size, or nullopt when it does not exist.
-  virtual caf::expected<std::optional<uint64_t>> size(const std::string& container,
-                                                      const std::string& name) = 0;
   /// The blobs whose names start with `prefix`, sorted by name.
   virtual caf::expected<std::vector<blob_item>> list(const std::string& container,
                                                      const std::string& prefix) = 0;
-  /// Deletes a blob; a missing one is fine.
-  virtual caf::error remove(const std::string& container, const std::string& name) = 0;
+  /// Append blobs: kept for the next issue's log sink, which writes them.
   /// Creates an empty append blob; one that exists is left as it is.
   virtual caf::error create_append(const std::string& container, const std::string& name) = 0;
   /// Appends `bytes` if the blob's current size is `position` (Azure's appendpos condition), so a
@@ -86,16 +82,16 @@ public:
   virtual std::string describe() const = 0;
 };
 
-/// A message taken from a queue.
+/// A message read from a queue (`peek`) or taken from one (`queue_consumer::get`).
 struct queue_message {
   std::string id;
-  std::string pop_receipt;  ///< proves the taker when deleting
+  std::string pop_receipt;  ///< proves the taker when deleting (empty when peeked)
   std::string text;
   int64_t dequeue_count = 0;
 };
 
-/// Storage queues (Azure Storage Queue semantics: taken messages become visible again after their
-/// visibility timeout unless deleted).
+/// Storage queues as pqrt uses them: it posts messages for others to take and never takes any
+/// itself; `peek` reads back what was posted (the tests do).
 class queue_store {
 public:
   /// Azure's limit on one message's text.
@@ -106,6 +102,18 @@ public:
   virtual caf::error create_queue(const std::string& queue) = 0;
   /// Adds a message; `too_large` over `max_message_bytes` (nothing sent).
   virtual caf::error put(const std::string& queue, std::string_view text) = 0;
+  /// Up to `max` (1..32) visible messages, without taking them.
+  virtual caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) = 0;
+  /// Names the store for logs (never a secret).
+  virtual std::string describe() const = 0;
+};
+
+/// Taking messages, as the consumers of pqrt's queues do (the user's own systems); pqrt never
+/// takes. Azure Storage Queue semantics: taken messages become visible again after their
+/// visibility timeout unless deleted. Implemented by Azure Storage only (azure/queue_client.hpp),
+/// used by the Azure suite (test/integration/azure_storage.cpp) and benchmark (test/bench/).
+class queue_consumer : public queue_store {
+public:
   /// Takes up to `max` (1..32) messages, hidden from others for `visibility_sec`.
   virtual caf::expected<std::vector<queue_message>> get(const std::string& queue, size_t max,
                                                         int64_t visibility_sec) = 0;
@@ -115,19 +123,15 @@ public:
   /// changes (updated in `message`). `conflict` when the receipt no longer holds.
   virtual caf::error update_visibility(const std::string& queue, queue_message& message,
                                        int64_t visibility_sec) = 0;
-  /// Up to `max` (1..32) visible messages, without taking them.
-  virtual caf::expected<std::vector<queue_message>> peek(const std::string& queue, size_t max) = 0;
   /// About how many messages the queue holds.
   virtual caf::expected<int64_t> approximate_count(const std::string& queue) = 0;
-  /// Names the store for logs (never a secret).
-  virtual std::string describe() const = 0;
 };
 
-/// Checks what `queue_store::get` (with `visibility_sec`) and `peek` (without) take, as Azure
+/// Checks what `queue_consumer::get` (with `visibility_sec`) and `peek` (without) take, as Azure
 /// does: 1 to 32 messages, a visibility of 1 s to 7 days; `invalid_argument` naming the queue.
 caf::error check_queue_take(const std::string& queue, size_t max,
                             std::optional<int64_t> visibility_sec = std::nullopt);
-/// A visibility for `update_visibility`: 0 s to 7 days.
+/// A visibility for `queue_consumer::update_visibility`: 0 s to 7 days.
 caf::error check_queue_visibility(const std::string& queue, int64_t visibility_sec);
 
 }  // namespace pqrt::transport

@@ -1,5 +1,6 @@
 // pqrt's side of the Azure Storage figures: blob upload and download, queue put and get+delete,
-// through pqrt::azure's blob_store and queue_store. test/bench/azure.sh prints them next to a
+// through pqrt::azure's blob_store and queue consumer (put as pqrt posts; get+delete as a
+// consumer of pqrt's queues takes). test/bench/azure.sh prints them next to a
 // plain curl doing the same REST requests against the same Azurite. No assertions on time.
 //
 // Usage: bench_azure [options] COMMAND ARGS...
@@ -166,9 +167,9 @@ std::unique_ptr<transport::blob_store> blob_store(const cli& opts, bool use_sas,
   return std::move(*store);
 }
 
-std::unique_ptr<transport::queue_store> queue_store(const cli& opts, bool use_sas,
-                                                    const std::string& queue) {
-  auto store = azure::make_azure_queue_store(options(opts, use_sas, queue, true));
+std::unique_ptr<transport::queue_consumer> queue_consumer(const cli& opts, bool use_sas,
+                                                          const std::string& queue) {
+  auto store = azure::make_azure_queue_consumer(options(opts, use_sas, queue, true));
   if (!store) fail("queue store", store.error());
   return std::move(*store);
 }
@@ -248,11 +249,11 @@ double run_split(size_t parallel, size_t m, Work work) {
   return seconds_since(start);
 }
 
-std::vector<std::unique_ptr<transport::queue_store>> queue_stores(const cli& opts,
-                                                                  const std::string& queue) {
-  std::vector<std::unique_ptr<transport::queue_store>> stores;
+std::vector<std::unique_ptr<transport::queue_consumer>> queue_stores(const cli& opts,
+                                                                     const std::string& queue) {
+  std::vector<std::unique_ptr<transport::queue_consumer>> stores;
   for (size_t t = 0; t < opts.parallel; ++t) {
-    stores.push_back(queue_store(opts, opts.auth == "sas", queue));
+    stores.push_back(queue_consumer(opts, opts.auth == "sas", queue));
     // Checks the queue (and opens a connection) before the clock starts, as `setup` made it.
     auto count = stores.back()->approximate_count(queue);
     if (!count) fail("queue " + queue, count.error());
@@ -330,7 +331,7 @@ int main(int argc, char** argv) {
       fail("create container", err);
   } else if (command == "create-queue") {
     want(1);
-    if (auto err = queue_store(opts, false, args[1])->create_queue(args[1]))
+    if (auto err = queue_consumer(opts, false, args[1])->create_queue(args[1]))
       fail("create queue", err);
   } else if (command == "sas") {
     want(2);

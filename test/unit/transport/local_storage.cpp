@@ -1,20 +1,17 @@
 // transport/local_storage: blobs and queues in a directory: atomic writes, streamed reads,
-// listings, names, appends from several processes, queue visibility and order.
+// listings, names, appends from several processes, queue order (puts from several processes).
 #include "transport/local_storage.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <set>
+#include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -109,16 +106,19 @@ struct queue_setup {
   std::unique_ptr<queue_store> store;
 };
 
-std::vector<queue_message> take(queue_store& store, size_t max, int64_t visibility = 30) {
-  auto got = store.get("jobs", max, visibility);
+std::vector<queue_message> peek(queue_store& store, size_t max) {
+  auto got = store.peek("jobs", max);
   REQUIRE_MESSAGE(got, why(got));
   return *got;
 }
 
-int64_t count(queue_store& store) {
-  auto n = store.approximate_count("jobs");
-  REQUIRE_MESSAGE(n, why(n));
-  return *n;
+/// The size of the blob `name` as listed; nullopt when there is none.
+std::optional<uint64_t> listed_size(blob_store& store, const std::string& name) {
+  auto listed = store.list("data", name);
+  REQUIRE_MESSAGE(listed, why(listed));
+  for (auto& item : *listed)
+    if (item.name == name) return item.size;
+  return std::nullopt;
 }
 
 /// Runs `body` in `n` child processes (passing each its index) and checks they all exit 0.
@@ -152,16 +152,13 @@ TEST_CASE("put and get round-trip binary bytes under nested names") {
   REQUIRE_MESSAGE(back, why(back));
   CHECK(*back == bytes);
   CHECK(fs::is_regular_file(s.container_dir() + "/runs/r1/part-0.bin"));
-  auto size = s.store->size("data", "runs/r1/part-0.bin");
-  REQUIRE(size);
-  REQUIRE(size->has_value());
-  CHECK(**size == 4096);
+  CHECK(listed_size(*s.store, "runs/r1/part-0.bin") == std::optional<uint64_t>{4096});
 
   REQUIRE(!s.store->put("data", "empty", ""));
   auto empty = s.store->get("data", "empty");
   REQUIRE(empty);
   CHECK(empty->empty());
-  CHECK(**s.store->size("data", "empty") == 0);
+  CHECK(listed_size(*s.store, "empty") == std::optional<uint64_t>{0});
 }
 
 TEST_CASE("put replaces a blob atomically: a reader opened before keeps the old bytes") {
@@ -197,12 +194,12 @@ TEST_CASE("a writer destroyed without commit leaves nothing behind") {
     REQUIRE(!(*other)->write(pattern(100000)));
     // Not visible while being written either.
     CHECK(*s.store->get("data", "kept") == "old");
-    CHECK_FALSE(s.store->size("data", "dir/fresh")->has_value());
+    check_error(error_of(s.store->get("data", "dir/fresh")), errc::not_found, "data/dir/fresh");
     CHECK(names_of(*s.store->list("data", "")) == std::vector<std::string>{"kept"});
     CHECK(files_in(s.container_dir()) == 3);
   }
   CHECK(*s.store->get("data", "kept") == "old");
-  CHECK_FALSE(s.store->size("data", "dir/fresh")->has_value());
+  check_error(error_of(s.store->get("data", "dir/fresh")), errc::not_found, "data/dir/fresh");
   CHECK(names_of(*s.store->list("data", "")) == std::vector<std::string>{"kept"});
   CHECK(files_in(s.container_dir()) == 1);
 }
@@ -218,12 +215,12 @@ TEST_CASE("streamed write and offset reads of 5 MiB") {
     REQUIRE(!(*writer)->write(std::string_view{bytes}.substr(at, take)));
     at += take;
   }
-  CHECK_FALSE(s.store->size("data", "big/blob.enc")->has_value());
+  CHECK_FALSE(listed_size(*s.store, "big/blob.enc").has_value());
   REQUIRE_MESSAGE(!(*writer)->commit(), "");
   check_error((*writer)->write("more"), errc::invalid_argument, "big/blob.enc");
   check_error((*writer)->commit(), errc::invalid_argument, "big/blob.enc");
   writer->reset();
-  CHECK(**s.store->size("data", "big/blob.enc") == bytes.size());
+  CHECK(listed_size(*s.store, "big/blob.enc") == std::optional<uint64_t>{bytes.size()});
 
   auto read_from = [&](uint64_t offset, size_t max) {
     auto reader = s.store->open_read("data", "big/blob.enc", offset);
@@ -297,26 +294,17 @@ TEST_CASE("list is recursive, sorted, filtered by prefix, with sizes and no temp
         std::vector<std::string>{"a/1", "a/10", "a/2", "a/3"});
 }
 
-TEST_CASE("size of a missing blob is nullopt; remove is idempotent and prunes folders") {
+TEST_CASE("a folder is not a blob, and a name cannot be a blob and a folder at once") {
   blob_setup s;
-  auto missing = s.store->size("data", "nothing/here");
-  REQUIRE_MESSAGE(missing, why(missing));
-  CHECK_FALSE(missing->has_value());
   REQUIRE(!s.store->put("data", "deep/er/blob", "x"));
-  // A folder is not a blob.
-  CHECK_FALSE(s.store->size("data", "deep")->has_value());
   check_error(error_of(s.store->get("data", "deep")), errc::not_found, "data/deep");
-  // Neither a blob and a folder of the same name at once.
+  check_error(error_of(s.store->open_read("data", "deep/er", 0)), errc::not_found, "data/deep/er");
   check_error(s.store->put("data", "deep", "y"), errc::conflict, "deep");
   check_error(s.store->put("data", "deep/er/blob/x", "y"), errc::conflict, "deep/er/blob/x");
-  CHECK(!s.store->remove("data", "deep"));
-
-  CHECK(!s.store->remove("data", "deep/er/blob"));
-  CHECK_FALSE(s.store->size("data", "deep/er/blob")->has_value());
-  CHECK(!s.store->remove("data", "deep/er/blob"));
-  CHECK(!fs::exists(s.container_dir() + "/deep"));
-  CHECK(!s.store->put("data", "deep", "now a blob"));
-  CHECK(*s.store->get("data", "deep") == "now a blob");
+  check_error(s.store->create_append("data", "deep/er"), errc::conflict, "deep/er");
+  check_error(s.store->create_append("data", "deep/er/blob/x"), errc::conflict, "deep/er/blob/x");
+  CHECK(names_of(*s.store->list("data", "")) == std::vector<std::string>{"deep/er/blob"});
+  CHECK(*s.store->get("data", "deep/er/blob") == "x");
 }
 
 TEST_CASE("a missing container or blob is not_found, naming it") {
@@ -324,11 +312,9 @@ TEST_CASE("a missing container or blob is not_found, naming it") {
   auto& st = *s.store;
   check_error(error_of(st.get("nope", "a")), errc::not_found, "nope");
   check_error(st.put("nope", "a", "x"), errc::not_found, "nope");
-  check_error(error_of(st.size("nope", "a")), errc::not_found, "nope");
   check_error(error_of(st.list("nope", "")), errc::not_found, "nope");
   check_error(error_of(st.open_read("nope", "a", 0)), errc::not_found, "nope");
   check_error(error_of(st.open_write("nope", "a")), errc::not_found, "nope");
-  check_error(st.remove("nope", "a"), errc::not_found, "nope");
   check_error(st.create_append("nope", "a"), errc::not_found, "nope");
   check_error(st.append("nope", "a", "x", 0), errc::not_found, "nope");
   CHECK(!fs::exists(s.root.path + "/blobs/nope"));
@@ -370,7 +356,7 @@ TEST_CASE("bad container, blob and queue names are invalid_argument, naming them
 TEST_CASE("append only at the blob's current size") {
   blob_setup s;
   REQUIRE(!s.store->create_append("data", "logs/app.log"));
-  CHECK(**s.store->size("data", "logs/app.log") == 0);
+  CHECK(*s.store->get("data", "logs/app.log") == "");
   REQUIRE(!s.store->append("data", "logs/app.log", "abc", 0));
   REQUIRE(!s.store->append("data", "logs/app.log", "de", 3));
   CHECK(*s.store->get("data", "logs/app.log") == "abcde");
@@ -410,9 +396,9 @@ TEST_CASE("four processes appending with retry on conflict lose and duplicate no
       auto n = std::snprintf(record, sizeof(record), "proc %d record %010d\n", k, i);
       if (n != static_cast<int>(record_size)) return 4;
       for (;;) {
-        auto size = store->size("data", "shared.log");
-        if (!size || !size->has_value()) return 2;
-        auto err = store->append("data", "shared.log", {record, record_size}, **size);
+        auto listed = store->list("data", "shared.log");
+        if (!listed || listed->size() != 1) return 2;
+        auto err = store->append("data", "shared.log", {record, record_size}, listed->front().size);
         if (!err) break;
         if (!pqrt::is(err, errc::conflict)) return 3;
       }
@@ -444,101 +430,33 @@ TEST_CASE("describe names the root") {
 
 // --- queues ---------------------------------------------------------------------------------
 
-TEST_CASE("a taken message is invisible until its timeout, then reappears") {
-  queue_setup s;
-  REQUIRE(!s.store->put("jobs", "one"));
-  auto first = take(*s.store, 1, 1);
-  REQUIRE(first.size() == 1);
-  CHECK(first[0].text == "one");
-  CHECK(first[0].dequeue_count == 1);
-  CHECK(!first[0].id.empty());
-  CHECK(!first[0].pop_receipt.empty());
-  CHECK(take(*s.store, 32, 1).empty());
-  CHECK(s.store->peek("jobs", 32)->empty());
-  CHECK(count(*s.store) == 1);
-
-  std::this_thread::sleep_for(std::chrono::milliseconds{1100});
-  auto second = take(*s.store, 1, 30);
-  REQUIRE(second.size() == 1);
-  CHECK(second[0].id == first[0].id);
-  CHECK(second[0].text == "one");
-  CHECK(second[0].dequeue_count == 2);
-  CHECK(second[0].pop_receipt != first[0].pop_receipt);
-
-  // The first taker's receipt no longer proves anything.
-  check_error(s.store->remove("jobs", first[0]), errc::conflict, first[0].id);
-  auto forged = second[0];
-  forged.pop_receipt = "-";
-  check_error(s.store->remove("jobs", forged), errc::conflict, first[0].id);
-  CHECK(count(*s.store) == 1);
-  REQUIRE_MESSAGE(!s.store->remove("jobs", second[0]), "");
-  CHECK(count(*s.store) == 0);
-  check_error(s.store->remove("jobs", second[0]), errc::not_found, second[0].id);
-  auto traversal = second[0];
-  traversal.id = "../../blobs/x";
-  check_error(s.store->remove("jobs", traversal), errc::invalid_argument, "../../blobs/x");
-}
-
-TEST_CASE("update visibility shows a taken message again or hides it longer, with a new receipt") {
-  queue_setup s;
-  REQUIRE(!s.store->put("jobs", "again"));
-  auto held = take(*s.store, 1, 30);
-  REQUIRE(held.size() == 1);
-  auto msg = held[0];
-  auto old_receipt = msg.pop_receipt;
-  REQUIRE_MESSAGE(!s.store->update_visibility("jobs", msg, 0), "");
-  CHECK(msg.pop_receipt != old_receipt);
-  auto visible = s.store->peek("jobs", 32);
-  REQUIRE(visible);
-  REQUIRE(visible->size() == 1);
-  CHECK((*visible)[0].text == "again");
-  auto stale = msg;
-  stale.pop_receipt = old_receipt;
-  check_error(s.store->update_visibility("jobs", stale, 30), errc::conflict, msg.id);
-  check_error(s.store->update_visibility("jobs", msg, 8 * 24 * 3600), errc::invalid_argument,
-              "jobs");
-  REQUIRE(!s.store->update_visibility("jobs", msg, 30));
-  CHECK(take(*s.store, 32, 30).empty());
-  REQUIRE(!s.store->remove("jobs", msg));
-  CHECK(count(*s.store) == 0);
-}
-
-TEST_CASE("messages come in FIFO order, in batches of at most 32; peek takes nothing") {
+TEST_CASE("peek shows messages in put order, at most 32 at once, and takes nothing") {
   queue_setup s;
   for (int i = 0; i < 40; ++i)
     REQUIRE(!s.store->put("jobs", "m" + std::to_string(i)));
-  CHECK(count(*s.store) == 40);
 
-  auto peeked = s.store->peek("jobs", 5);
-  REQUIRE_MESSAGE(peeked, why(peeked));
-  REQUIRE(peeked->size() == 5);
+  auto first = peek(*s.store, 5);
+  REQUIRE(first.size() == 5);
   for (int i = 0; i < 5; ++i) {
-    CHECK((*peeked)[i].text == "m" + std::to_string(i));
-    CHECK((*peeked)[i].dequeue_count == 0);
+    CHECK(first[i].text == "m" + std::to_string(i));
+    CHECK(first[i].dequeue_count == 0);
+    CHECK(!first[i].id.empty());
+    CHECK(first[i].pop_receipt.empty());
   }
-  CHECK(s.store->peek("jobs", 5)->at(0).id == peeked->at(0).id);
-  CHECK(count(*s.store) == 40);
+  auto again = peek(*s.store, 32);
+  REQUIRE(again.size() == 32);
+  for (int i = 0; i < 32; ++i) {
+    CHECK(again[i].text == "m" + std::to_string(i));
+    if (i > 0) {
+      CHECK(again[i - 1].id < again[i].id);
+    }
+  }
+  CHECK(again[0].id == first[0].id);
+  CHECK(again[4].id == first[4].id);
+  CHECK(files_in(s.root.path + "/queues/jobs") == 40);
 
-  auto batch = take(*s.store, 32);
-  REQUIRE(batch.size() == 32);
-  for (int i = 0; i < 32; ++i)
-    CHECK(batch[i].text == "m" + std::to_string(i));
-  CHECK(batch[0].id == peeked->at(0).id);
-  auto peek_rest = s.store->peek("jobs", 32);
-  REQUIRE(peek_rest->size() == 8);
-  CHECK(peek_rest->at(0).text == "m32");
-  auto rest = take(*s.store, 32);
-  REQUIRE(rest.size() == 8);
-  for (int i = 0; i < 8; ++i)
-    CHECK(rest[i].text == "m" + std::to_string(32 + i));
-  CHECK(take(*s.store, 32).empty());
-  CHECK(count(*s.store) == 40);  // taken, not removed
-
-  for (size_t bad : {size_t{0}, size_t{33}}) {
-    check_error(error_of(s.store->get("jobs", bad, 30)), errc::invalid_argument, "jobs");
+  for (size_t bad : {size_t{0}, size_t{33}})
     check_error(error_of(s.store->peek("jobs", bad)), errc::invalid_argument, "jobs");
-  }
-  check_error(error_of(s.store->get("jobs", 1, 0)), errc::invalid_argument, "jobs");
 }
 
 TEST_CASE("messages up to 64 KiB; one byte more is too_large and writes nothing") {
@@ -547,59 +465,51 @@ TEST_CASE("messages up to 64 KiB; one byte more is too_large and writes nothing"
   CHECK(limit == 65536);
   auto big = "\n" + pattern(limit - 1, 3);
   check_error(s.store->put("jobs", big + "x"), errc::too_large, "jobs");
-  CHECK(count(*s.store) == 0);
-  CHECK(files_in(s.root.path + "/queues/jobs") == 1);  // the lock file only
+  CHECK(peek(*s.store, 32).empty());
+  CHECK(files_in(s.root.path + "/queues/jobs") == 0);
   REQUIRE_MESSAGE(!s.store->put("jobs", big), "");
-  auto got = take(*s.store, 1);
-  REQUIRE(got.size() == 1);
-  CHECK(got[0].text == big);
   REQUIRE(!s.store->put("jobs", ""));
-  auto empty = take(*s.store, 1);
-  REQUIRE(empty.size() == 1);
-  CHECK(empty[0].text.empty());
+  auto got = peek(*s.store, 32);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].text == big);
+  CHECK(got[1].text.empty());
 }
 
 TEST_CASE("a missing queue is not_found; create_queue twice is fine") {
   queue_setup s;
   auto& q = *s.store;
   check_error(q.put("nope", "x"), errc::not_found, "nope");
-  check_error(error_of(q.get("nope", 1, 30)), errc::not_found, "nope");
   check_error(error_of(q.peek("nope", 1)), errc::not_found, "nope");
-  check_error(error_of(q.approximate_count("nope")), errc::not_found, "nope");
-  check_error(q.remove("nope", queue_message{"1", "r", "", 1}), errc::not_found, "nope");
+  CHECK(!fs::exists(s.root.path + "/queues/nope"));
   REQUIRE(!q.put("jobs", "kept"));
   REQUIRE(!q.create_queue("jobs"));
-  CHECK(count(q) == 1);
+  auto got = peek(q, 32);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].text == "kept");
 }
 
-TEST_CASE("processes taking from one queue never get the same message") {
+TEST_CASE("processes putting into one queue: every message once, each process's in order") {
   queue_setup s;
-  constexpr int messages = 120;
   constexpr int processes = 4;
-  for (int i = 0; i < messages; ++i)
-    REQUIRE(!s.store->put("jobs", std::to_string(i)));
+  constexpr int messages = 8;  // 32 in all: one peek
   auto root = s.root.path;
   in_processes(processes, [&](int k) {
     auto store = make_local_queue_store(root);
-    std::ofstream out{root + "/taken-" + std::to_string(k)};
-    for (;;) {
-      auto got = store->get("jobs", 3, 600);
-      if (!got) return 2;
-      if (got->empty()) return 0;
-      for (auto& msg : *got) {
-        out << msg.text << "\n";
-        if (store->remove("jobs", msg)) return 3;
-      }
-    }
+    for (int i = 0; i < messages; ++i)
+      if (store->put("jobs", std::to_string(k) + " " + std::to_string(i))) return 2;
+    return 0;
   });
-  std::multiset<int> taken;
-  for (int k = 0; k < processes; ++k) {
-    std::ifstream in{root + "/taken-" + std::to_string(k)};
-    for (int i; in >> i;)
-      taken.insert(i);
+  auto got = peek(*s.store, 32);
+  REQUIRE(got.size() == processes * messages);
+  std::vector<int> next(processes, 0);
+  for (auto& msg : got) {
+    int k = -1;
+    int i = -1;
+    REQUIRE_MESSAGE(std::sscanf(msg.text.c_str(), "%d %d", &k, &i) == 2, msg.text);
+    REQUIRE(k >= 0);
+    REQUIRE(k < processes);
+    CHECK(i == next[k]);
+    next[k] = i + 1;
   }
-  CHECK(taken.size() == messages);
-  std::set<int> unique{taken.begin(), taken.end()};
-  CHECK(unique.size() == messages);
-  CHECK(count(*s.store) == 0);
+  CHECK(next == std::vector<int>(processes, messages));
 }
