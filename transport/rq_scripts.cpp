@@ -67,16 +67,20 @@ const script& enqueue() {
 local now_ts = ARGV[1]
 local i = 2
 local added = 0
+-- The queues' pushes, in enqueue order, made once per queue at the end (one SADD, one RPUSH and
+-- one LPUSH per queue, as many ids each; the same order as one push per job).
+local order, tails, heads = {}, {}, {}
 while i <= #ARGV do
   local id, queue, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local jk = 'rq:job:' .. id
-  local mapping, run, idx, sk = {}, nil, nil, nil
-  for k = 1, n do mapping[k] = ARGV[i + 2 + k] end
-  for k = 1, n, 2 do
-    local f = mapping[k]
-    if f == 'pqrt_run' then run = mapping[k + 1]
-    elseif f == 'pqrt_index' then idx = tonumber(mapping[k + 1])
-    elseif f == 'pqrt_status' then sk = mapping[k + 1] end
+  local first, last = i + 3, i + 2 + n  -- the job's field/value pairs in ARGV
+  local run, idx, sk, front = nil, nil, nil, false
+  for k = first, last, 2 do
+    local f = ARGV[k]
+    if f == 'pqrt_run' then run = ARGV[k + 1]
+    elseif f == 'pqrt_index' then idx = tonumber(ARGV[k + 1])
+    elseif f == 'pqrt_status' then sk = ARGV[k + 1]
+    elseif f == 'enqueue_at_front' then front = ARGV[k + 1] == '1' end
   end
   local known = redis.call('EXISTS', jk) == 1
   if not known and run and idx then  -- a run's job that ended for good stays ended
@@ -85,14 +89,14 @@ while i <= #ARGV do
             redis.call('GETBIT', rk .. ':failed', idx) == 1
   end
   if not known then
-    redis.call('SADD', 'rq:queues', 'rq:queue:' .. queue)
     redis.call('HSET', jk, 'status', 'queued', 'created_at', now_ts, 'enqueued_at', now_ts,
-               'origin', queue, unpack(mapping))
-    if redis.call('HGET', jk, 'enqueue_at_front') == '1' then
-      redis.call('LPUSH', 'rq:queue:' .. queue, id)
-    else
-      redis.call('RPUSH', 'rq:queue:' .. queue, id)
+               'origin', queue, unpack(ARGV, first, last))
+    if not tails[queue] then
+      order[#order + 1] = queue
+      tails[queue], heads[queue] = {}, {}
     end
+    local ids = front and heads[queue] or tails[queue]
+    ids[#ids + 1] = id
     if sk then
       local why = redis.call('HGET', sk, 'rerun')  -- set by rerun: why this record runs again
       redis.call('DEL', sk)
@@ -102,6 +106,11 @@ while i <= #ARGV do
     added = added + 1
   end
   i = i + 3 + n
+end
+for _, queue in ipairs(order) do
+  redis.call('SADD', 'rq:queues', 'rq:queue:' .. queue)
+  if #tails[queue] > 0 then redis.call('RPUSH', 'rq:queue:' .. queue, unpack(tails[queue])) end
+  if #heads[queue] > 0 then redis.call('LPUSH', 'rq:queue:' .. queue, unpack(heads[queue])) end
 end
 return added
 )lua");

@@ -35,8 +35,11 @@ public:
   caf::error connect() override;
   rq_serializer serializer() const override { return serializer_; }
 
-  /// Enqueues jobs in RQ form, thousands per round trip. Jobs whose id exists are skipped.
-  /// Returns how many were added.
+  /// Enqueues jobs in RQ form: 500 per script call, 10,000 per round trip, the next 10,000
+  /// encoded while Redis runs the last. Jobs whose id exists are skipped, so a call made again
+  /// adds only what is missing. Returns how many were added. A job timeout of 0 fails the call
+  /// before anything is sent; a call that fails later (Redis away, a job that cannot be encoded)
+  /// may have added the windows before it.
   caf::expected<size_t> enqueue(std::vector<job_spec> jobs) override;
 
   /// Reserves up to `max` jobs from `w.queues` in priority order without waiting. Sets

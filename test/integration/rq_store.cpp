@@ -87,6 +87,54 @@ TEST_CASE_FIXTURE(store_fixture, "bulk enqueue of many jobs in few round trips")
   CHECK(str({"LINDEX", keys::queue("default"), "0"}) == "bulk-0");
 }
 
+TEST_CASE_FIXTURE(
+    store_fixture,
+    "a bulk enqueue over several windows keeps each queue's order, at the front too") {
+  // 25,000 jobs: three windows of 10,000 (the next encoded while Redis runs the last), two
+  // queues, every 1000th job at the front of its queue.
+  std::vector<job_spec> jobs;
+  for (int i = 0; i < 25000; ++i) {
+    auto spec = echo("w-" + std::to_string(i), py_value{i});
+    spec.queue = i % 2 == 0 ? "even" : "odd";
+    spec.at_front = i % 1000 == 0;
+    jobs.push_back(std::move(spec));
+  }
+  auto added = store.enqueue(jobs);
+  REQUIRE(added);
+  CHECK(*added == 25000);
+  CHECK(num({"SISMEMBER", keys::queues, keys::queue("even")}) == 1);
+  CHECK(num({"SISMEMBER", keys::queues, keys::queue("odd")}) == 1);
+  // As one push per job: the front jobs last-first at the head, then the rest in order.
+  std::vector<std::string> expected;
+  for (int i = 24000; i >= 0; i -= 1000)
+    expected.push_back("w-" + std::to_string(i));
+  for (int i = 0; i < 25000; i += 2)
+    if (i % 1000 != 0) expected.push_back("w-" + std::to_string(i));
+  auto even = cmd({"LRANGE", keys::queue("even"), "0", "-1"});
+  REQUIRE(even.elements.size() == expected.size());
+  bool same = true;
+  for (size_t k = 0; k < expected.size(); ++k)
+    same = same && even.elements[k].str == expected[k];
+  CHECK(same);
+  CHECK(num({"LLEN", keys::queue("odd")}) == 12500);
+  CHECK(str({"LINDEX", keys::queue("odd"), "0"}) == "w-1");
+  CHECK(str({"LINDEX", keys::queue("odd"), "-1"}) == "w-24999");
+  auto job = store.fetch("w-24001");
+  REQUIRE(job);
+  CHECK(job->field("status") == "queued");
+  CHECK(job->origin() == "odd");
+  // Made again, the call adds nothing; a spec with timeout 0 anywhere sends nothing at all.
+  auto again = store.enqueue(jobs);
+  REQUIRE(again);
+  CHECK(*again == 0);
+  std::vector<job_spec> bad;
+  for (int i = 0; i < 15000; ++i)
+    bad.push_back(echo("bad-" + std::to_string(i)));
+  bad.back().timeout = 0;
+  CHECK_FALSE(store.enqueue(bad));
+  CHECK(num({"EXISTS", "rq:job:bad-0"}) == 0);
+}
+
 TEST_CASE_FIXTURE(store_fixture,
                   "reserve moves a job into the worker's list and starts it, in one step") {
   REQUIRE(store.register_worker(a) == caf::none);
