@@ -48,24 +48,15 @@ int inflate_all(z_stream& stream, std::string& out, size_t max_size) {
 
 std::string zlib_compress(std::string_view data) {
   // deflateInit allocates and clears ~256 KiB of state: once per thread, then deflateReset per
-  // call (bulk enqueue spent half its time there). deflateReset still clears the hash table
-  // (64 KiB at the default memLevel 8): for the small data of most jobs a table of 512 entries
-  // (memLevel 2) finds the same matches, and clearing it is 1 KiB. Level 6, a 32 KiB window and a
-  // zlib header, as compress2 and Python's zlib.compress; any inflater reads either.
+  // call (bulk enqueue spent half its time there). Same settings, same bytes as compress2.
   struct deflater {
     z_stream stream{};
-    bool ready;
-    explicit deflater(int mem_level)
-        : ready(deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15, mem_level,
-                             Z_DEFAULT_STRATEGY) == Z_OK) {}
+    bool ready = deflateInit(&stream, Z_DEFAULT_COMPRESSION) == Z_OK;
     ~deflater() {
       if (ready) deflateEnd(&stream);
     }
   };
-  constexpr size_t small_data = 4096;
-  thread_local deflater small{2};
-  thread_local deflater large{8};
-  auto& d = data.size() <= small_data ? small : large;
+  thread_local deflater d;
   uLongf size = compressBound(static_cast<uLong>(data.size()));
   std::string out(size, '\0');
   if (!d.ready || data.size() > UINT32_MAX || deflateReset(&d.stream) != Z_OK) {
