@@ -3,8 +3,11 @@
 # pqrt's all-in-one `pqrt --role=local` next to a Python RQ pipeline doing the same work
 # (test/bench/pipeline_python.py: enqueue_many, SimpleWorker burst workers, AES-GCM in and out)
 # on the same redis-server (started here on a free loopback port, no persistence; FLUSHALL before
-# every run). Processors: sha256 (the hex sha256 of each record) and exec (an encrypted Python
-# script run once per record, the record on stdin). Each figure runs R times; the table shows the
+# every run). Processors: sha256 (the hex sha256 of each record), exec (an encrypted Python
+# script run once per record, the record on stdin: script protocol `once`) and lines (the same
+# work as a Python line loop, one long-lived process per executor: `--script-protocol lines`,
+# the N records of sha256). Python RQ has no long-lived script: its in-process sha256 function
+# (the sha256 row) is what lines is compared with. Each figure runs R times; the table shows the
 # medians in records/s. Builds nothing; no pass/fail: figures only.
 #
 #   test/bench/pipeline.sh [--records N] [--exec-records M] [--runs R] [--concurrency C] [--pqrt PATH]
@@ -31,7 +34,7 @@ runs=3
 concurrency=$(nproc)
 pqrt=$root/build/pqrt
 python=${BENCH_PYTHON:-/usr/bin/python3}
-usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --records) records=$2; shift ;;
@@ -109,18 +112,29 @@ import sys
 print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())
 PY
 quiet "$pqrt" encrypt file "${keys[@]}" --context script --in process.py --out process.py.encrypted
+cat >process_lines.py <<'PY'
+import hashlib
+import sys
+
+for line in sys.stdin.buffer:
+    sys.stdout.write(hashlib.sha256(line.rstrip(b"\n")).hexdigest() + "\n")
+    sys.stdout.flush()
+PY
+quiet "$pqrt" encrypt file "${keys[@]}" --context script --in process_lines.py \
+  --out process_lines.py.encrypted
 # The Python side reads pqrt's formats: every record and the script decrypt to their plaintext.
 for set in data data-exec; do
   "$python" "$here/pipeline_python.py" check --rsa rsa.pem --key aes.encrypted \
     --data "$set.encrypted" --plain "$set.txt" --script process.py.encrypted \
     --script-plain process.py >&2
 done
-rm -f data.txt data-exec.txt process.py
+rm -f data.txt data-exec.txt process.py process_lines.py
 
 # pqrt reads its inputs from (local) blob storage.
 pqrt_state=ok
 if ! "$pqrt" upload --storage local --local-storage-dir "$store" --container encrypted-data \
-  data.encrypted data-exec.encrypted aes.encrypted process.py.encrypted >"$tmp/upload.log" 2>&1; then
+  data.encrypted data-exec.encrypted aes.encrypted process.py.encrypted \
+  process_lines.py.encrypted >"$tmp/upload.log" 2>&1; then
   if grep -qiE 'not available|unknown subcommand' "$tmp/upload.log"; then
     pqrt_state=unavailable
   else
@@ -133,6 +147,7 @@ fi
 declare -A result all count
 count[sha256]=$records
 count[exec]=$exec_records
+count[lines]=$records
 data_of() { if [[ $1 == exec ]]; then echo data-exec.encrypted; else echo data.encrypted; fi; }
 
 # The run functions set `rate` (records/s; empty when there is none) rather than print it: they
@@ -152,7 +167,9 @@ python_run() {  # processor
 }
 
 pqrt_run() {  # processor, run number; on failure pqrt_state says why
-  local t0 t1 n=${count[$1]} log=$tmp/pqrt-$1-$2.log
+  local t0 t1 n=${count[$1]} log=$tmp/pqrt-$1-$2.log processor=$1 script=process.py.encrypted
+  local protocol=once
+  if [[ $1 == lines ]]; then processor=exec script=process_lines.py.encrypted protocol=lines; fi
   rate=
   flush
   t0=$(now)
@@ -160,8 +177,8 @@ pqrt_run() {  # processor, run number; on failure pqrt_state says why
     --local-storage-dir "$store" --storage-container-name encrypted-data \
     --key-source local --rsa-private-key-file "$work/rsa.pem" \
     --encrypted-data-filename "$(data_of "$1")" --encrypted-aes-key-filename aes.encrypted \
-    --encrypted-scheduler-script-filename process.py.encrypted \
-    --processor "$1" --concurrency "$concurrency" >"$log" 2>&1; then
+    --encrypted-scheduler-script-filename "$script" --script-protocol "$protocol" \
+    --processor "$processor" --concurrency "$concurrency" >"$log" 2>&1; then
     t1=$(now)
     rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
     echo "    pqrt $1: $n records in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s" >&2
@@ -177,11 +194,15 @@ pqrt_run() {  # processor, run number; on failure pqrt_state says why
 
 echo "redis on $url; $runs runs per figure; concurrency $concurrency" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for proc in sha256 exec; do
+for proc in sha256 exec lines; do
   py=() pq=()
   for r in $(seq "$runs"); do
-    python_run "$proc"
-    py+=("$rate")
+    if [[ $proc == lines ]]; then  # compared with Python's in-process sha256 (run above)
+      read -ra py <<<"${all[python.sha256]}"
+    else
+      python_run "$proc"
+      py+=("$rate")
+    fi
     if [[ $pqrt_state == ok ]]; then
       pqrt_run "$proc" "$r"
       if [[ -n $rate ]]; then pq+=("$rate"); fi
@@ -212,11 +233,15 @@ echo "Conditions: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/
 echo
 echo "| pipeline | processor | records | records/s median | runs |"
 echo "|---|---|---:|---:|---|"
-for proc in sha256 exec; do
-  echo "| Python RQ (SimpleWorker ×$concurrency) | $proc | $(commas "${count[$proc]}") |" \
-    "$(commas "${result[python.$proc]}") | ${all[python.$proc]} |"
+for proc in sha256 exec lines; do
+  if [[ $proc != lines ]]; then
+    echo "| Python RQ (SimpleWorker ×$concurrency) | $proc | $(commas "${count[$proc]}") |" \
+      "$(commas "${result[python.$proc]}") | ${all[python.$proc]} |"
+  fi
+  label=$proc
+  if [[ $proc == lines ]]; then label="exec, --script-protocol lines"; fi
   if [[ -n ${result[pqrt.$proc]:-} ]]; then
-    echo "| pqrt --role=local | $proc | $(commas "${count[$proc]}") |" \
+    echo "| pqrt --role=local | $label | $(commas "${count[$proc]}") |" \
       "$(commas "${result[pqrt.$proc]}") | ${all[pqrt.$proc]} |"
   elif [[ $pqrt_state == unavailable ]]; then
     echo "| pqrt --role=local | $proc | $(commas "${count[$proc]}") | pqrt pipeline: not available in this build | |"
@@ -225,11 +250,16 @@ for proc in sha256 exec; do
   fi
 done
 echo
-for proc in sha256 exec; do
+for proc in sha256 exec lines; do
   if [[ -n ${result[pqrt.$proc]:-} ]]; then
     echo "pqrt / Python, $proc: $(awk -v a="${result[pqrt.$proc]}" -v b="${result[python.$proc]}" 'BEGIN { printf "%.1f×", a / b }')"
   fi
 done
+if [[ -n ${result[pqrt.lines]:-} && -n ${result[pqrt.exec]:-} ]]; then
+  echo "pqrt lines / pqrt exec once: $(awk -v a="${result[pqrt.lines]}" -v b="${result[pqrt.exec]}" 'BEGIN { printf "%.1f×", a / b }')"
+fi
+echo "lines is compared with Python RQ's in-process sha256 function (Python RQ has no long-lived"
+echo "script process); its Python column repeats the sha256 row."
 echo "Python: first enqueue to the last job in rq:finished (workers started after the first batch,"
 echo "start-up included; every job checked finished, sampled results decrypted and compared)."
 echo "pqrt: wall clock of the --role=local command, start-up and key unwrap included."
