@@ -63,8 +63,8 @@ struct pool_state {
   std::vector<caf::actor> idle;
   std::deque<transport::rq_job> waiting;  // arrived while every executor was busy
   size_t in_flight = 0;
-  // Outcomes handed on (to result_encryptor or status_writer) and not yet recorded in Redis: if a
-  // peer on that path ends, these jobs go back to their queues.
+  // Outcomes handed on (by an executor to result_encryptor, or by the pool to status_writer) and
+  // not yet recorded in Redis: if a peer on that path ends, these jobs go back to their queues.
   std::set<std::string> forwarded;
   // Settled while their executor's reply was still on its way (the result path is faster than
   // that reply only in theory, but nothing orders the two): not counted as handed on then.
