@@ -102,10 +102,15 @@ std::string call_string(const job_call& call) {
   return out + ")";
 }
 
+caf::error check_job_spec(const job_spec& spec) {
+  if (spec.timeout == 0) return make_error(errc::invalid_argument, "job timeout 0 (RQ rejects it)");
+  return caf::none;
+}
+
 caf::expected<std::vector<std::string>> job_fields(const job_spec& spec, rq_serializer serializer) {
+  if (auto err = check_job_spec(spec)) return err;
   auto data = encode_job_data(spec.call, serializer);
   if (!data) return data.error();
-  if (spec.timeout == 0) return make_error(errc::invalid_argument, "job timeout 0 (RQ rejects it)");
   std::vector<std::string> f{"data",
                              std::move(*data),
                              "description",

@@ -58,8 +58,11 @@ std::string make_job_id();
 /// to 75 characters plus `...`.
 std::string call_string(const job_call& call);
 
+/// `invalid_argument` for a spec RQ would reject before encoding it (a timeout of 0).
+caf::error check_job_spec(const job_spec& spec);
+
 /// The hash fields of a new job (besides status, created_at, enqueued_at and origin, which the
-/// enqueue script sets), as field/value pairs.
+/// enqueue script sets), as field/value pairs; fails as `check_job_spec` does.
 caf::expected<std::vector<std::string>> job_fields(const job_spec& spec, rq_serializer serializer);
 
 /// Builds an `rq_job` from an HGETALL reply's flat field/value list.

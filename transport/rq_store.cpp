@@ -91,8 +91,7 @@ caf::expected<size_t> rq_store::enqueue(std::vector<job_spec> jobs) {
   // Checked up front, so that a bad spec sends nothing (the rest of a spec's encoding cannot
   // fail on what a job_spec holds).
   for (const auto& spec : jobs)
-    if (spec.timeout == 0)
-      return make_error(errc::invalid_argument, "job timeout 0 (RQ rejects it)");
+    if (auto err = check_job_spec(spec)) return err;
   auto now = rq_now();
   // The script calls for jobs [from, to).
   auto build = [this, &jobs, &now](size_t from,
