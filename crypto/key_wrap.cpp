@@ -200,6 +200,17 @@ caf::expected<rsa_key> rsa_key::from_modulus_exponent(const std::vector<uint8_t>
     return make_error(errc::key_error, "RSA public key: empty modulus or exponent");
   bn_ptr bn_n{BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr)};
   bn_ptr bn_e{BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr)};
+  // OpenSSL takes any number as a modulus (zero included, whose key has 0 bits); an RSA modulus
+  // is an odd product of two primes and a public exponent is odd and at least 3.
+  if (bn_n && bn_e && (!BN_is_odd(bn_n.get()) || BN_num_bits(bn_n.get()) < 16))
+    return make_error(errc::key_error, "RSA public key: the modulus is not an RSA modulus (" +
+                                           std::to_string(BN_num_bits(bn_n.get())) + " bits, " +
+                                           (BN_is_odd(bn_n.get()) ? "odd" : "even") + ")");
+  if (bn_e && bn_n &&
+      (!BN_is_odd(bn_e.get()) || BN_is_one(bn_e.get()) || BN_cmp(bn_e.get(), bn_n.get()) >= 0))
+    return make_error(errc::key_error,
+                      "RSA public key: the exponent is not an RSA exponent (odd, 3 or more, "
+                      "below the modulus)");
   param_bld_ptr bld{OSSL_PARAM_BLD_new()};
   if (!bn_n || !bn_e || !bld ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||

@@ -203,6 +203,18 @@ TEST_SUITE("crypto.key_wrap") {
     REQUIRE(unwrapped);
     CHECK(unwrapped->equals(key));
     PQRT_CHECK_ERROR(rsa_key::from_modulus_exponent({}, {1, 0, 1}), errc::key_error);
+    // A zero modulus (a key of 0 bits, found by fuzz_azure_key_vault), an even one, and exponents
+    // an RSA key cannot have.
+    PQRT_CHECK_ERROR_TEXT(rsa_key::from_modulus_exponent({0}, {1, 0, 1}), errc::key_error,
+                          "not an RSA modulus");
+    PQRT_CHECK_ERROR_TEXT(rsa_key::from_modulus_exponent({0xc5, 0x3b, 0x01, 0x4e}, {3}),
+                          errc::key_error, "not an RSA modulus");
+    PQRT_CHECK_ERROR_TEXT(rsa_key::from_modulus_exponent({0xc5, 0x3b, 0x01, 0x4f}, {1}),
+                          errc::key_error, "not an RSA exponent");
+    PQRT_CHECK_ERROR_TEXT(rsa_key::from_modulus_exponent({0xc5, 0x3b, 0x01, 0x4f}, {0}),
+                          errc::key_error, "not an RSA exponent");
+    PQRT_CHECK_ERROR_TEXT(rsa_key::from_modulus_exponent({0xc5, 0x3b, 0x01, 0x4f}, {4}),
+                          errc::key_error, "not an RSA exponent");
     auto tiny = rsa_key::from_modulus_exponent({0xc5, 0x3b, 0x01, 0x4f}, {3});
     REQUIRE(tiny);
     PQRT_CHECK_ERROR_TEXT(tiny->wrap(key, wrap_alg::rsa_oaep_256), errc::key_error, "too small");
