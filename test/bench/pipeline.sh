@@ -84,6 +84,19 @@ done
 redis-cli -p "$port" PING >/dev/null
 
 flush() { redis-cli -p "$port" FLUSHALL >/dev/null; }
+# Redis cost of one run: CONFIG RESETSTAT after the flush, then the commands redis-server ran
+# (INFO commandstats, calls inside scripts included; INFO and CONFIG themselves left out) and its
+# CPU time (INFO cpu, user + sys: getrusage of the server process, not reset, so taken as a delta).
+redis_cpu() { redis-cli -p "$port" INFO cpu | tr -d '\r' | awk -F: '$1 == "used_cpu_user" || $1 == "used_cpu_sys" { t += $2 } END { printf "%.6f", t }'; }
+stats_start() { redis-cli -p "$port" CONFIG RESETSTAT >/dev/null; cpu0=$(redis_cpu); }
+stats_end() {  # records: sets cmds_per (commands/record) and cpu_per (µs of Redis CPU/record)
+  local calls cpu1
+  calls=$(redis-cli -p "$port" INFO commandstats | tr -d '\r' |
+    awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" && $1 != "cmdstat_config" { n += $3 } END { print n + 0 }')
+  cpu1=$(redis_cpu)
+  cmds_per=$(awk -v c="$calls" -v n="$1" 'BEGIN { printf "%.1f", c / n }')
+  cpu_per=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$1" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }')
+}
 now() { date +%s.%N; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 commas() { local s; s=$(printf '%.0f' "$1"); while [[ $s =~ ^([0-9]+)([0-9]{3})(.*)$ ]]; do s="${BASH_REMATCH[1]},${BASH_REMATCH[2]}${BASH_REMATCH[3]}"; done; echo "$s"; }
@@ -144,7 +157,7 @@ if ! "$pqrt" upload --storage local --local-storage-dir "$store" --container enc
 fi
 
 # --- runs ---------------------------------------------------------------------------------------
-declare -A result all count
+declare -A result all count cost
 count[sha256]=$records
 count[exec]=$exec_records
 count[lines]=$records
@@ -155,6 +168,7 @@ data_of() { if [[ $1 == exec ]]; then echo data-exec.encrypted; else echo data.e
 python_run() {  # processor
   local line
   flush
+  stats_start
   line=$("$python" "$here/pipeline_python.py" run --redis "$url" --rsa rsa.pem --key aes.encrypted \
     --data "$(data_of "$1")" --processor "$1" --script process.py.encrypted \
     --workers "$concurrency" 2>"$tmp/python.log") || {
@@ -162,7 +176,9 @@ python_run() {  # processor
     tail -n 20 "$tmp/python.log" >&2
     exit 1
   }
-  echo "    python $1: $line" >&2
+  stats_end "${count[$1]}"
+  cost[python.$1]+="$cmds_per $cpu_per - "
+  echo "    python $1: $line; Redis $cmds_per commands and $cpu_per µs CPU per record" >&2
   rate=$(awk '{ print $5 }' <<<"$line")
 }
 
@@ -172,8 +188,9 @@ pqrt_run() {  # processor, run number; on failure pqrt_state says why
   if [[ $1 == lines ]]; then processor=exec script=process_lines.py.encrypted protocol=lines; fi
   rate=
   flush
+  stats_start
   t0=$(now)
-  if "$pqrt" --role=local --redis "$url" --run-id "bench-$1-$2-$$" --storage local \
+  if /usr/bin/time -f %M -o "$tmp/rss" "$pqrt" --role=local --redis "$url" --run-id "bench-$1-$2-$$" --storage local \
     --local-storage-dir "$store" --storage-container-name encrypted-data \
     --key-source local --rsa-private-key-file "$work/rsa.pem" \
     --encrypted-data-filename "$(data_of "$1")" --encrypted-aes-key-filename aes.encrypted \
@@ -181,7 +198,11 @@ pqrt_run() {  # processor, run number; on failure pqrt_state says why
     --processor "$processor" --concurrency "$concurrency" >"$log" 2>&1; then
     t1=$(now)
     rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
-    echo "    pqrt $1: $n records in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s" >&2
+    stats_end "$n"
+    rss=$(awk '{ printf "%.0f", $1 / 1024 }' "$tmp/rss")
+    cost[pqrt.$1]+="$cmds_per $cpu_per $rss "
+    echo "    pqrt $1: $n records in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s;" \
+      "Redis $cmds_per commands and $cpu_per µs CPU per record; peak RSS $rss MiB" >&2
   elif grep -qi 'not available' "$log"; then
     pqrt_state=unavailable
     echo "    pqrt $1: not available in this build" >&2
@@ -231,18 +252,26 @@ echo "Conditions: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/
   "(1/5/15 min, every process on the machine) $load_before before the runs, $load_after after;" \
   "$(date -u +%Y-%m-%d)."
 echo
-echo "| pipeline | processor | records | records/s median | runs |"
-echo "|---|---|---:|---:|---|"
+# The median of column `k` (1 commands, 2 µs, 3 RSS) of a run's costs.
+cost_of() {
+  local -a v=() c
+  read -ra c <<<"${cost[$1]:-}"
+  for ((i = $2 - 1; i < ${#c[@]}; i += 3)); do v+=("${c[$i]}"); done
+  if ((${#v[@]} == 0)) || [[ ${v[0]} == - ]]; then echo "–"; else median "${v[@]}"; fi
+}
+costs() { echo "$(cost_of "$1" 1) | $(cost_of "$1" 2) | $(cost_of "$1" 3)"; }
+echo "| pipeline | processor | records | records/s median | Redis commands/record | Redis CPU µs/record | peak RSS MiB | runs |"
+echo "|---|---|---:|---:|---:|---:|---:|---|"
 for proc in sha256 exec lines; do
   if [[ $proc != lines ]]; then
     echo "| Python RQ (SimpleWorker ×$concurrency) | $proc | $(commas "${count[$proc]}") |" \
-      "$(commas "${result[python.$proc]}") | ${all[python.$proc]} |"
+      "$(commas "${result[python.$proc]}") | $(costs "python.$proc") | ${all[python.$proc]} |"
   fi
   label=$proc
   if [[ $proc == lines ]]; then label="exec, --script-protocol lines"; fi
   if [[ -n ${result[pqrt.$proc]:-} ]]; then
     echo "| pqrt --role=local | $label | $(commas "${count[$proc]}") |" \
-      "$(commas "${result[pqrt.$proc]}") | ${all[pqrt.$proc]} |"
+      "$(commas "${result[pqrt.$proc]}") | $(costs "pqrt.$proc") | ${all[pqrt.$proc]} |"
   elif [[ $pqrt_state == unavailable ]]; then
     echo "| pqrt --role=local | $proc | $(commas "${count[$proc]}") | pqrt pipeline: not available in this build | |"
   else
@@ -263,4 +292,7 @@ echo "script process); its Python column repeats the sha256 row."
 echo "Python: first enqueue to the last job in rq:finished (workers started after the first batch,"
 echo "start-up included; every job checked finished, sampled results decrypted and compared)."
 echo "pqrt: wall clock of the --role=local command, start-up and key unwrap included."
+echo "Redis columns: INFO commandstats calls (script-internal calls included) and redis-server"
+echo "user+sys CPU over the run, per record, medians; peak RSS: the pqrt --role=local process"
+echo "(scheduler and worker in one; /usr/bin/time %M)."
 [[ $pqrt_state != failed ]]
