@@ -70,6 +70,11 @@ struct pool_state {
   // that reply only in theory, but nothing orders the two): not counted as handed on then.
   std::set<std::string> settled_early;
   size_t owed_credit = 0;  // executors freed while too many results were unwritten
+  // Credit granted to the current fetcher and not yet used by a job it handed over.
+  size_t promised = 0;
+  // The mean time a job took in an executor (an exponentially weighted average; 0 until the
+  // first outcome): how far ahead of its executors the pool may reserve (prefetch_window).
+  double mean_job_secs = 0;
   // The ids of the jobs in the executors, and of those still running when a drain's time ran
   // out (handed back: their outcomes are dropped).
   std::set<std::string> running;
@@ -109,18 +114,43 @@ void maybe_finish(pool_actor* self) {
 }
 
 void dispatch(pool_actor* self, transport::rq_job job);
+void release_unstarted(pool_actor* self, std::vector<std::string> ids);
 
 /// Results waiting for storage beyond which freed executors get no new work.
 constexpr size_t max_unwritten = 8192;
+/// The work a prefetch window holds: about this long for the executors to get through.
+constexpr double prefetch_horizon_secs = 0.05;
+
+/// Jobs the pool may hold reserved beyond its executors: for short jobs, enough to keep every
+/// executor busy across a reserve round trip (up to `prefetch`, about 50 ms of work at the
+/// recent mean job time); none for long jobs, none before the first outcome, none while quiet,
+/// so that a job never waits in one worker while another could start it.
+size_t prefetch_window(const pool_state& st) {
+  if (st.settings.prefetch == 0 || st.mean_job_secs <= 0 || st.quiet || st.draining) return 0;
+  auto ahead = static_cast<double>(st.executors.size()) * prefetch_horizon_secs / st.mean_job_secs;
+  return ahead >= static_cast<double>(st.settings.prefetch) ? st.settings.prefetch
+                                                            : static_cast<size_t>(ahead);
+}
 
 void grant(pool_actor* self, size_t n) {
   auto& st = self->state;
-  if (st.quiet || st.stopping) return;
+  if (st.quiet || st.stopping || n == 0) return;
   if (st.forwarded.size() >= max_unwritten) {
     st.owed_credit += n;
     return;
   }
+  st.promised += n;
   st.fetcher.send(self, credit_atom::value, n);
+}
+
+/// Credit for every slot that is neither busy, nor filled, nor promised: a free executor each,
+/// plus the prefetch window.
+void refill(pool_actor* self) {
+  auto& st = self->state;
+  auto slots = st.executors.size() + prefetch_window(st);
+  auto busy = st.executors.size() - st.idle.size();
+  auto used = busy + st.waiting.size() + st.promised + st.owed_credit;
+  if (used < slots) grant(self, slots - used);
 }
 
 /// Outcomes recorded (or handed back): the fetcher forgets them, held-back credit flows again.
@@ -134,6 +164,19 @@ void settle(pool_actor* self, const std::vector<std::string>& ids) {
     st.owed_credit = 0;
     grant(self, owed);
   }
+  maybe_finish(self);
+}
+
+/// Quiet: nothing more is reserved, and what was reserved ahead of the executors goes back to
+/// its queue now rather than hold the shutdown up.
+void go_quiet(pool_actor* self) {
+  auto& st = self->state;
+  st.quiet = true;
+  std::vector<std::string> ids;
+  for (auto& job : st.waiting)
+    ids.push_back(job.id);
+  st.waiting.clear();
+  release_unstarted(self, std::move(ids));
   maybe_finish(self);
 }
 
@@ -221,6 +264,8 @@ void on_outcome(pool_actor* self, caf::actor exec, executor_reply& r, queue_metr
   }
   st.running.erase(id);
   auto took = std::chrono::duration<double>(steady::now() - started).count();
+  took = std::max(took, 1e-6);
+  st.mean_job_secs = st.mean_job_secs <= 0 ? took : 0.9 * st.mean_job_secs + 0.1 * took;
   --m->running;
   m->in_flight->dec();
   (r.outcome.ok ? m->finished : m->failed)->inc();
@@ -235,14 +280,14 @@ void on_outcome(pool_actor* self, caf::actor exec, executor_reply& r, queue_metr
     st.forwarded.insert(std::move(id));
   st.idle.push_back(std::move(exec));
   --st.in_flight;
-  if (!st.waiting.empty()) {  // a held-back job takes the free executor instead of new credit
+  if (!st.waiting.empty()) {  // a job reserved ahead takes the free executor
     auto next = std::move(st.waiting.front());
     st.waiting.pop_front();
     dispatch(self, std::move(next));
-    return;
+  } else if (st.in_flight == 0) {
+    st.heartbeat.send(self, state_atom::value, std::string{"idle"});
   }
-  if (st.in_flight == 0) st.heartbeat.send(self, state_atom::value, std::string{"idle"});
-  grant(self, 1);
+  refill(self);
   maybe_finish(self);
 }
 
@@ -252,8 +297,8 @@ void dispatch(pool_actor* self, transport::rq_job job) {
     release_unstarted(self, {job.id});
     return;
   }
-  if (st.idle.empty()) {  // only after a fetcher restart: its predecessor's jobs still arriving
-    st.waiting.push_back(std::move(job));
+  if (st.idle.empty()) {  // reserved ahead (the prefetch window), or a restarted fetcher's
+    st.waiting.push_back(std::move(job));  // predecessor's jobs still arriving
     return;
   }
   auto exec = st.idle.back();
@@ -304,7 +349,10 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
         wire_peers(self, {&s.fetcher, &s.writer, &s.heartbeat, &s.encryptor, &s.result_writer},
                    name, handle);
       },
-      [=](job_atom, transport::rq_job& job) { dispatch(self, std::move(job)); },
+      [=](job_atom, transport::rq_job& job) {
+        if (self->state.promised > 0) --self->state.promised;
+        dispatch(self, std::move(job));
+      },
       // A (re)started fetcher: the free executors, and every job this pool holds (so the
       // fetcher can hand them back should the pool end).
       [=](hello_atom) -> caf::result<size_t, std::vector<std::string>> {
@@ -313,8 +361,12 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
         held.insert(s.forwarded.begin(), s.forwarded.end());
         for (const auto& job : s.waiting)
           held.insert(job.id);
-        size_t credits =
-            s.quiet || s.waiting.size() >= s.idle.size() ? 0 : s.idle.size() - s.waiting.size();
+        // What the old fetcher was promised is void; the new one starts from nothing.
+        s.promised = 0;
+        auto slots = s.executors.size() + prefetch_window(s);
+        auto used = s.executors.size() - s.idle.size() + s.waiting.size() + s.owed_credit;
+        size_t credits = s.quiet || s.stopping || used >= slots ? 0 : slots - used;
+        s.promised = credits;
         return {credits, std::vector<std::string>{held.begin(), held.end()}};
       },
       [=](settled_atom, const std::vector<std::string>& ids) { settle(self, ids); },
@@ -322,7 +374,7 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
         self->state.drained = true;
         maybe_finish(self);
       },
-      [=](quiet_atom) { self->state.quiet = true; },
+      [=](quiet_atom) { go_quiet(self); },
       [=](drain_atom, caf::timespan handback_after) { drain(self, handback_after); },
       [=](handback_atom) { hand_back_running(self); },
   };

@@ -1,7 +1,12 @@
 #pragma once
 
 /// executor_pool: runs up to N jobs at a time on N executors. It grants the fetcher one credit per
-/// free executor, so reserved jobs never pile up in a mailbox; it hands every outcome that is not
+/// free executor, so reserved jobs never pile up in a mailbox, plus a prefetch window while jobs
+/// are short: up to `prefetch` jobs reserved ahead, about 50 ms of work at the recent mean job
+/// time (none for jobs of 50 ms × N or longer, none before the first outcome), so that one
+/// reserve round trip feeds many short jobs while a long job never waits in one worker that
+/// another could start. Jobs reserved ahead go back to their queues at once when the pool goes
+/// quiet or drains. It hands every outcome that is not
 /// a stored result to the status_writer and tells the heartbeat whether the worker is busy or
 /// idle. A record job's result does not come back here: its executor sends it on to
 /// result_encryptor and tells the pool it did.

@@ -21,6 +21,9 @@ struct worker_settings {
   transport::worker_identity identity;
   transport::liveness_options liveness;
   size_t concurrency = 1;
+  /// Jobs the pool may reserve beyond its free executors while jobs are short (`prefetch`; the
+  /// pool's window shrinks to none as jobs grow long, see actors/executor_pool.hpp).
+  size_t prefetch = 0;
   bool burst = false;
   /// The most a job's `data` may inflate to (`job_data_max_mb`); a bomb fails its job.
   size_t job_data_max = transport::default_job_data_max;

@@ -119,6 +119,7 @@ caf::expected<worker_settings> make_worker_settings(const config::settings& cfg,
   s.identity.pid = ::getpid();
   auto cores = std::max(1u, std::thread::hardware_concurrency());
   s.concurrency = cfg.concurrency > 0 ? static_cast<size_t>(cfg.concurrency) : cores;
+  s.prefetch = static_cast<size_t>(cfg.prefetch);
   s.burst = opt.burst;
   s.redis_give_up = std::chrono::seconds{cfg.redis_give_up_sec};
   s.job_data_max = static_cast<size_t>(cfg.job_data_max_mb) << 20;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -158,6 +159,65 @@ TEST_CASE_FIXTURE(fixture, "every job runs to one recorded outcome and the burst
   auto reason = run_to_end();
   CHECK_MESSAGE(!reason, caf::to_string(reason));
   check_all_finished_once();
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "without a prefetch window, a job is reserved only for a free executor") {
+  ws.prefetch = 0;
+  start();
+  auto reason = run_to_end();
+  CHECK_MESSAGE(!reason, caf::to_string(reason));
+  check_all_finished_once();
+  CHECK(redis->most_reserved <= ws.concurrency);
+}
+
+TEST_CASE_FIXTURE(fixture, "short jobs are reserved ahead of the executors; every one runs once") {
+  ws.prefetch = 6;
+  start();
+  auto reason = run_to_end();
+  CHECK_MESSAGE(!reason, caf::to_string(reason));
+  check_all_finished_once();
+  // The first reserve is for the free executors only (no job time known yet); once the echo
+  // jobs proved short, one call took more than the executors could start.
+  CHECK(redis->most_reserved > ws.concurrency);
+  CHECK(redis->most_reserved <= ws.concurrency + ws.prefetch);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "jobs reserved ahead go back to their queue when the pool goes quiet; none is "
+                  "lost") {
+  ws.prefetch = 6;
+  start();
+  caf::actor pool;
+  self->send(root, pqrt::which_atom::value, std::string{p::executor_pool});
+  for (int step = 0; step < 100000 && (redis->most_reserved <= ws.concurrency || !pool); ++step) {
+    if (!sched.try_run_once()) sched.trigger_timeouts();
+    self->receive([&](caf::actor& a) { pool = a; }, caf::after(std::chrono::seconds{0}) >> [] {});
+  }
+  REQUIRE(pool);
+  REQUIRE(redis->most_reserved > ws.concurrency);
+  // Let the fetcher hand the jobs over, then quiet the pool: those waiting for an executor go
+  // back to the front of the queue at once.
+  for (int step = 0; step < 3; ++step)
+    sched.try_run_once();
+  auto released_before = redis->released;
+  self->send(pool, pqrt::quiet_atom::value);
+  sched.run();
+  CHECK(redis->released > released_before);
+  // A quiet pool takes no new work: once what ran is recorded, every job is either finished
+  // (once) or back in the queue, and the worker holds none.
+  for (int round = 0; round < 20; ++round) {
+    sched.trigger_timeouts();
+    sched.run();
+  }
+  CHECK(redis->held_by("w1").empty());
+  std::set<std::string> finished;
+  for (const auto& o : redis->recorded)
+    CHECK_MESSAGE(finished.insert(o.id).second, o.id << " recorded twice");
+  auto queued = redis->queued("default");
+  CHECK(finished.size() + queued.size() == jobs);
+  for (const auto& id : queued)
+    CHECK_MESSAGE(finished.count(id) == 0, id);
 }
 
 TEST_CASE_FIXTURE(fixture, "a pool that crashes holding reserved jobs loses none of them") {

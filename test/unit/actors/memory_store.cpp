@@ -98,6 +98,7 @@ public:
         out.push_back(r_->jobs[id]);
       }
     }
+    r_->most_reserved = std::max(r_->most_reserved, out.size());
     return out;
   }
 
@@ -178,6 +179,7 @@ public:
       r_->queues[job.origin()].push_front(*id);
       ++n;
     }
+    r_->released += n;
     return n;
   }
 

@@ -37,6 +37,8 @@ struct memory_redis {
   size_t fail_calls = 0;   ///< this many calls fail next (`unavailable`), whatever they are
   size_t calls = 0;        ///< calls made, failed ones included
   size_t heartbeats = 0;
+  size_t most_reserved = 0;  ///< the most jobs one reserve call returned
+  size_t released = 0;       ///< jobs handed back by `release` (deregistration's included)
   size_t deregistrations = 0;
 
   /// Adds a queued job (its hash: origin and status); the id is returned.
