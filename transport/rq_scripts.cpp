@@ -6,11 +6,14 @@ namespace pqrt::transport::rq_scripts {
 
 namespace {
 
-// Shared by finish and fail (RQ §8): enqueue the children whose parents are all done.
+// Shared by finish and fail (RQ §8): enqueue the children whose parents are all done. True when
+// children are left waiting (the dependents set is still there); a job without dependents costs
+// one SMEMBERS.
 constexpr const char* enqueue_dependents_lua = R"lua(
 local function enqueue_dependents(id, now_ts, parent_failed)
   local dk = 'rq:job:' .. id .. ':dependents'
   local children = redis.call('SMEMBERS', dk)
+  if #children == 0 then return false end  -- no set: nothing to delete or expire
   local left = 0
   for _, child in ipairs(children) do
     local ck = 'rq:job:' .. child
@@ -38,24 +41,29 @@ local function enqueue_dependents(id, now_ts, parent_failed)
     end
   end
   if left == 0 then redis.call('DEL', dk) end
+  return left > 0
 end
 )lua";
 
-// Registers a reserved id as started, as RQ's prepare_job_execution does (§5.2).
+// Registers a reserved id as started, as RQ's prepare_job_execution does (§5.2). With
+// `batch`, the worker hash's current_job is left to the caller (set once per call).
 constexpr const char* start_job_lua = R"lua(
-local function start_job(id, name, now_ts, now_int, wip_ttl, processing, token)
+local function start_job(id, name, now_ts, now_int, wip_ttl, processing, token, batch)
   local jk = 'rq:job:' .. id
   if redis.call('HEXISTS', jk, 'data') == 0 then
     redis.call('LREM', processing, -1, id)  -- RQ drops ids without a job, silently
     return nil
   end
-  local origin = redis.call('HGET', jk, 'origin') or 'default'
+  local h = redis.call('HMGET', jk, 'origin', 'pqrt_run', 'pqrt_index', 'pqrt_status')
+  local origin = h[1] or 'default'
   redis.call('ZADD', 'rq:wip:' .. origin, now_int + wip_ttl, id)
   redis.call('HSET', jk, 'status', 'started', 'started_at', now_ts, 'last_heartbeat', now_ts,
              'worker_name', name, 'pqrt_token', token)
-  redis.call('HSET', 'rq:worker:' .. name, 'current_job', id, 'last_heartbeat', now_ts)
+  if not batch then
+    redis.call('HSET', 'rq:worker:' .. name, 'current_job', id, 'last_heartbeat', now_ts)
+  end
   redis.call('PERSIST', jk)
-  track(jk, 'started', now_ts, name, '')
+  track(jk, 'started', now_ts, name, '', {h[2], h[3], h[4]})
   return {id, redis.call('HGETALL', jk)}
 end
 )lua";
@@ -128,9 +136,12 @@ for q = 2, #KEYS do
   while #out < max do
     local id = redis.call('LMOVE', KEYS[q], KEYS[1], 'LEFT', 'RIGHT')
     if not id then break end
-    local job = start_job(id, name, now_ts, now_int, wip_ttl, KEYS[1], ARGV[6])
+    local job = start_job(id, name, now_ts, now_int, wip_ttl, KEYS[1], ARGV[6], true)
     if job then out[#out + 1] = job end
   end
+end
+if #out > 0 then  -- the worker hash names the last job started, as RQ's does
+  redis.call('HSET', 'rq:worker:' .. name, 'current_job', out[#out][1], 'last_heartbeat', now_ts)
 end
 return out
 )lua");
@@ -172,50 +183,71 @@ return out
 const script& finish() {
   static const script s =
       detail::make_script("finish", std::string{detail::track_lua} + enqueue_dependents_lua + R"lua(
+-- Many finished jobs of one worker in one call: ARGV = name, now, now (int), default result TTL,
+-- then six per job: working seconds, has a return value, the value, id, result blob, its size.
+-- Returns one integer per job: 1 recorded, 0 gone (not this worker's any more).
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local id = ARGV[8]
-local jk = 'rq:job:' .. id
-local origin = redis.call('HGET', jk, 'origin')
-if not origin then redis.call('LREM', KEYS[1], -1, id) return 0 end
-if redis.call('LREM', KEYS[1], -1, id) == 0 then
-  -- Recovered while we ran it (we were taken for dead). Queued again: take it back; else the
-  -- worker now holding it records the outcome.
-  if redis.call('HGET', jk, 'status') ~= 'queued' or
-     redis.call('LREM', 'rq:queue:' .. origin, 1, id) == 0 then return 0 end
-end
-local ttl = tonumber(redis.call('HGET', jk, 'result_ttl') or '') or tonumber(ARGV[4])
-redis.call('ZREM', 'rq:wip:' .. origin, id)
+local default_ttl = tonumber(ARGV[4])
 local wk = 'rq:worker:' .. name
-redis.call('HINCRBY', wk, 'successful_job_count', 1)
-redis.call('HINCRBYFLOAT', wk, 'total_working_time', ARGV[5])
-if redis.call('HGET', wk, 'current_job') == id then redis.call('HDEL', wk, 'current_job') end
-local run = track(jk, 'finished', now_ts, name, ARGV[9] or '')
-if run and (ARGV[10] or '') ~= '' then  -- what the run's scheduler checks storage against
-  redis.call('HSET', 'pqrt:run:' .. run .. ':blobs', ARGV[9], ARGV[10])
-end
-if ttl == 0 then
-  redis.call('DEL', jk, jk .. ':dependents', 'rq:job::' .. id .. ':dependencies')
+local recorded, working, done = 0, 0, {}
+local function finish_one(k)
+  local id = ARGV[k + 3]
+  local jk = 'rq:job:' .. id
+  -- One read for everything this needs of the job's hash.
+  local h = redis.call('HMGET', jk, 'origin', 'result_ttl', 'dependency_ids', 'pqrt_run',
+                       'pqrt_index', 'pqrt_status')
+  local origin = h[1]
+  if not origin then redis.call('LREM', KEYS[1], -1, id) return 0 end
+  if redis.call('LREM', KEYS[1], -1, id) == 0 then
+    -- Recovered while we ran it (we were taken for dead). Queued again: take it back; else the
+    -- worker now holding it records the outcome.
+    if redis.call('HGET', jk, 'status') ~= 'queued' or
+       redis.call('LREM', 'rq:queue:' .. origin, 1, id) == 0 then return 0 end
+  end
+  local ttl = tonumber(h[2] or '') or default_ttl
+  -- RQ's ::dependencies set exists only for a job enqueued with dependencies.
+  local has_parents = h[3] and h[3] ~= '' and h[3] ~= '[]'
+  redis.call('ZREM', 'rq:wip:' .. origin, id)
+  recorded = recorded + 1
+  working = working + (tonumber(ARGV[k]) or 0)
+  done[id] = true
+  local run = track(jk, 'finished', now_ts, name, ARGV[k + 4], {h[4], h[5], h[6]})
+  if run and ARGV[k + 5] ~= '' then  -- what the run's scheduler checks storage against
+    redis.call('HSET', 'pqrt:run:' .. run .. ':blobs', ARGV[k + 4], ARGV[k + 5])
+  end
+  if ttl == 0 then
+    redis.call('DEL', jk, jk .. ':dependents', 'rq:job::' .. id .. ':dependencies')
+    return 1
+  end
+  redis.call('HSET', jk, 'status', 'finished', 'ended_at', now_ts, 'last_heartbeat', now_ts)
+  local rk = 'rq:results:' .. id
+  if ARGV[k + 1] == '1' then
+    redis.call('XADD', rk, 'MAXLEN', '~', 10, '*', 'type', 1, 'return_value', ARGV[k + 2])
+  else
+    redis.call('XADD', rk, 'MAXLEN', '~', 10, '*', 'type', 1)
+  end
+  local waiting_children = enqueue_dependents(id, now_ts, false)
+  if ttl > 0 then
+    redis.call('EXPIRE', rk, ttl)
+    redis.call('ZADD', 'rq:finished:' .. origin, now_int + ttl, id)
+    redis.call('EXPIRE', jk, ttl)
+    if waiting_children then redis.call('EXPIRE', jk .. ':dependents', ttl) end
+    if has_parents then redis.call('EXPIRE', 'rq:job::' .. id .. ':dependencies', ttl) end
+  else
+    redis.call('PERSIST', rk)
+    redis.call('ZADD', 'rq:finished:' .. origin, '+inf', id)
+  end
   return 1
 end
-redis.call('HSET', jk, 'status', 'finished', 'ended_at', now_ts, 'last_heartbeat', now_ts)
-local rk = 'rq:results:' .. id
-if ARGV[6] == '1' then
-  redis.call('XADD', rk, 'MAXLEN', '~', 10, '*', 'type', 1, 'return_value', ARGV[7])
-else
-  redis.call('XADD', rk, 'MAXLEN', '~', 10, '*', 'type', 1)
+local out = {}
+for k = 5, #ARGV - 5, 6 do out[#out + 1] = finish_one(k) end
+if recorded > 0 then  -- the worker's counters, once for the call, as RQ's add up per job
+  redis.call('HINCRBY', wk, 'successful_job_count', recorded)
+  redis.call('HINCRBYFLOAT', wk, 'total_working_time', string.format('%.6f', working))
+  local current = redis.call('HGET', wk, 'current_job')
+  if current and done[current] then redis.call('HDEL', wk, 'current_job') end
 end
-enqueue_dependents(id, now_ts, false)
-if ttl > 0 then
-  redis.call('EXPIRE', rk, ttl)
-  redis.call('ZADD', 'rq:finished:' .. origin, now_int + ttl, id)
-  redis.call('EXPIRE', jk, ttl)
-  redis.call('EXPIRE', jk .. ':dependents', ttl)
-  redis.call('EXPIRE', 'rq:job::' .. id .. ':dependencies', ttl)
-else
-  redis.call('PERSIST', rk)
-  redis.call('ZADD', 'rq:finished:' .. origin, '+inf', id)
-end
-return 1
+return out
 )lua");
   return s;
 }

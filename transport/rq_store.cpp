@@ -212,16 +212,34 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
   auto ts = rq_timestamp(now);
   auto now_int = std::to_string(unix_seconds(now));
   auto processing = rq_keys::processing(w.name);
+  // Finished jobs go in batches, one finish script per run of consecutive ones (at most
+  // `finish_batch`); each failure is a fail script of its own. `slots[i]` is outcome i's call and
+  // its place in that call's reply.
+  constexpr size_t finish_batch = 256;
   std::vector<redis_command> calls;
+  std::vector<std::pair<size_t, size_t>> slots;
+  slots.reserve(outcomes.size());
+  std::vector<std::string> batch;
+  size_t in_batch = 0;
+  auto close_batch = [&] {
+    if (in_batch == 0) return;
+    calls.push_back(evalsha(rq_scripts::finish(), {processing}, std::move(batch)));
+    batch.clear();
+    in_batch = 0;
+  };
   for (const auto& o : outcomes) {
     if (o.ok) {
       auto rv = encode_return_value(o.result, serializer_);
       if (!rv) return rv.error();
-      calls.push_back(evalsha(rq_scripts::finish(), {processing},
-                              {w.name, ts, now_int, "500", fmt_secs(o.working_secs),
-                               rv->has_value() ? "1" : "0", rv->value_or(""), o.id, o.result_ref,
-                               o.result_ref.empty() ? "" : std::to_string(o.result_bytes)}));
+      if (in_batch == finish_batch) close_batch();
+      if (in_batch == 0) batch = {w.name, ts, now_int, "500"};
+      slots.emplace_back(calls.size(), in_batch++);
+      batch.insert(batch.end(),
+                   {fmt_secs(o.working_secs), rv->has_value() ? "1" : "0", rv->value_or(""), o.id,
+                    o.result_ref, o.result_ref.empty() ? "" : std::to_string(o.result_bytes)});
     } else {
+      close_batch();
+      slots.emplace_back(calls.size(), 0);
       calls.push_back(evalsha(
           rq_scripts::fail(), {processing},
           {w.name, ts, now_int, o.stopped ? "stopped" : "failed", encode_exc_string(o.error_text),
@@ -229,22 +247,26 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
            o.error_text.substr(0, max_status_error)}));
     }
   }
+  close_batch();
+  auto n_calls = calls.size();
   auto replies = run_scripts(std::move(calls));
   if (!replies) return replies.error();
-  for (size_t i = 0; i < replies->size(); ++i) {
-    const auto& r = (*replies)[i];
+  if (replies->size() != n_calls)
+    return make_error(errc::protocol_error, "record outcome: fewer replies than calls");
+  if (states) states->clear();
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& r = (*replies)[slots[i].first];
     if (r.is_error()) return reply_error("record outcome", r);
-    auto want = outcomes[i].ok ? kind::integer : kind::string;
-    if (auto err = expect_kind("record outcome", r, {want})) return err;
-  }
-  if (states) {
-    states->clear();
-    for (size_t i = 0; i < replies->size(); ++i) {
-      const auto& r = (*replies)[i];
-      if (outcomes[i].ok)
-        states->push_back(r.integer == 1 ? "finished" : "gone");
-      else
-        states->push_back(r.str == "failed" && outcomes[i].stopped ? "stopped" : r.str);
+    if (outcomes[i].ok) {
+      if (auto err = expect_kind("record outcome", r, {kind::array})) return err;
+      if (slots[i].second >= r.elements.size())
+        return make_error(errc::protocol_error, "record outcome: a batch answered too few jobs");
+      const auto& one = r.elements[slots[i].second];
+      if (auto err = expect_kind("record outcome", one, {kind::integer})) return err;
+      if (states) states->push_back(one.integer == 1 ? "finished" : "gone");
+    } else {
+      if (auto err = expect_kind("record outcome", r, {kind::string})) return err;
+      if (states) states->push_back(r.str == "failed" && outcomes[i].stopped ? "stopped" : r.str);
     }
   }
   return caf::none;

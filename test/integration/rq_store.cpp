@@ -180,6 +180,63 @@ TEST_CASE_FIXTURE(store_fixture, "a finished job is recorded as RQ records it") 
   CHECK(num({"XLEN", keys::results("f1")}) == 1);
 }
 
+TEST_CASE_FIXTURE(store_fixture,
+                  "many outcomes are recorded in batched calls, each exactly as one alone") {
+  // 600 outcomes: finish batches of at most 256 jobs, broken up by failures in between, and one
+  // job another worker holds now (gone for this one).
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.register_worker(b) == caf::none);
+  constexpr int n = 600;
+  std::vector<job_spec> specs;
+  for (int i = 0; i < n; ++i)
+    specs.push_back(echo("m" + std::to_string(i)));
+  specs.push_back(echo("theirs"));
+  REQUIRE(store.enqueue(specs));
+  REQUIRE(reserve(a, n).size() == n);
+  REQUIRE(reserve(b, 1).size() == 1);
+  std::vector<job_outcome> outcomes;
+  double working = 0;
+  for (int i = 0; i < n; ++i) {
+    auto o = ok("m" + std::to_string(i));
+    if (i % 97 == 13) {
+      o.ok = false;
+      o.error_text = "boom " + std::to_string(i);
+      o.retry_delay = -1;
+    }
+    o.working_secs = 0.001 * (i % 7);
+    working += o.working_secs;  // RQ counts a failure's working time too
+    outcomes.push_back(o);
+    if (i == 300) outcomes.push_back(ok("theirs"));  // not this worker's: gone
+  }
+  std::vector<std::string> states;
+  REQUIRE(store.record(a, outcomes, &states) == caf::none);
+  REQUIRE(states.size() == outcomes.size());
+  int finished = 0;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& o = outcomes[i];
+    if (o.id == "theirs") {
+      CHECK(states[i] == "gone");
+      CHECK(str({"HGET", keys::job("theirs"), "status"}) == "started");
+      continue;
+    }
+    auto want = o.ok ? "finished" : "failed";
+    CHECK_MESSAGE(states[i] == want, o.id);
+    CHECK_MESSAGE(str({"HGET", keys::job(o.id), "status"}) == want, o.id);
+    if (o.ok) {
+      ++finished;
+      CHECK_MESSAGE(num({"XLEN", keys::results(o.id)}) == 1, o.id);
+    }
+  }
+  CHECK(num({"ZCARD", keys::finished("default")}) == finished);
+  CHECK(num({"ZCARD", keys::wip("default")}) == 1);  // theirs
+  CHECK(num({"LLEN", keys::processing("worker-a")}) == 0);
+  CHECK(str({"HGET", keys::worker("worker-a"), "successful_job_count"}) ==
+        std::to_string(finished));
+  CHECK(std::stod(str({"HGET", keys::worker("worker-a"), "total_working_time"})) ==
+        doctest::Approx(working).epsilon(1e-6));
+  CHECK(cmd({"HGET", keys::worker("worker-a"), "current_job"}).is_nil());
+}
+
 TEST_CASE_FIXTURE(store_fixture, "a failure goes to the failed registry with its text") {
   REQUIRE(store.register_worker(a) == caf::none);
   REQUIRE(store.enqueue({echo("x1")}));
@@ -387,6 +444,37 @@ TEST_CASE_FIXTURE(store_fixture, "finishing a parent enqueues its deferred child
   CHECK(str({"HGET", keys::job("child"), "status"}) == "queued");
   CHECK(str({"LINDEX", keys::queue("default"), "0"}) == "child");
   CHECK(num({"ZCARD", keys::deferred("default")}) == 0);
+}
+
+TEST_CASE_FIXTURE(store_fixture, "a finished job's dependency sets follow its result TTL") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("p1"), echo("p2"), echo("j")}));
+  // c waits for p1 and p2; j was enqueued with a parent that finished long ago.
+  cmd({"HSET", keys::job("c"), "status", "deferred", "origin", "default", "data", "x",
+       "dependency_ids", "[\"p1\", \"p2\"]"});
+  cmd({"SADD", keys::dependents("p1"), "c"});
+  cmd({"SADD", keys::dependents("p2"), "c"});
+  cmd({"SADD", keys::dependencies("c"), "p1", "p2"});
+  cmd({"ZADD", keys::deferred("default"), "1", "c"});
+  cmd({"HSET", keys::job("j"), "dependency_ids", "[\"old\"]"});
+  cmd({"SADD", keys::dependencies("j"), "old"});
+  REQUIRE(reserve(a, 3).size() == 3);
+  REQUIRE(store.record(a, {ok("p1"), ok("j")}) == caf::none);
+  // p1 finished, c still waits for p2: p1's dependents set stays, with p1's TTL; j's parents
+  // set takes j's TTL; both keys live as long as their job's hash.
+  CHECK(str({"HGET", keys::job("c"), "status"}) == "deferred");
+  auto job_ttl = num({"TTL", keys::job("p1")});
+  auto dependents_ttl = num({"TTL", keys::dependents("p1")});  // read second: never longer
+  CHECK(job_ttl > 0);
+  CHECK(dependents_ttl > 0);
+  CHECK(dependents_ttl <= job_ttl);
+  CHECK(num({"TTL", keys::dependencies("j")}) > 0);
+  CHECK(num({"TTL", keys::dependencies("j")}) <= num({"TTL", keys::job("j")}));
+  // p2 finishes: c is enqueued and p2's dependents set is gone.
+  REQUIRE(store.record(a, {ok("p2")}) == caf::none);
+  CHECK(str({"HGET", keys::job("c"), "status"}) == "queued");
+  CHECK(num({"EXISTS", keys::dependents("p2")}) == 0);
+  CHECK(num({"EXISTS", keys::dependencies("p2")}) == 0);  // never had parents: never created
 }
 
 TEST_CASE_FIXTURE(store_fixture,

@@ -58,9 +58,10 @@ inline std::vector<std::string> flat_strings(const redis_reply& reply) {
 /// record was taken back to run again). `track` moves the record
 /// along and, when the job ends for good, sets its bit in the run's finished or failed bitmap.
 /// Jobs without `pqrt_run` (plain RQ jobs) are left alone. Returns the job's run (nil for those).
+/// `t`, when given, is the job's `pqrt_run`, `pqrt_index` and `pqrt_status` already read.
 constexpr const char* track_lua = R"lua(
-local function track(jk, state, now_ts, worker, text)
-  local t = redis.call('HMGET', jk, 'pqrt_run', 'pqrt_index', 'pqrt_status')
+local function track(jk, state, now_ts, worker, text, t)
+  t = t or redis.call('HMGET', jk, 'pqrt_run', 'pqrt_index', 'pqrt_status')
   if not t[1] or not t[3] then return end
   local sk, idx = t[3], tonumber(t[2])
   local rk = 'pqrt:run:' .. t[1]
