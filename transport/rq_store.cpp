@@ -252,7 +252,7 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
   auto replies = run_scripts(std::move(calls));
   if (!replies) return replies.error();
   if (replies->size() != n_calls)
-    return make_error(errc::protocol_error, "record outcome: fewer replies than calls");
+    return make_error(errc::protocol_error, "record outcome: not one reply per call");
   if (states) states->clear();
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const auto& r = (*replies)[slots[i].first];
