@@ -195,7 +195,7 @@ local function finish_one(k)
   local jk = 'rq:job:' .. id
   -- One read for everything this needs of the job's hash.
   local h = redis.call('HMGET', jk, 'origin', 'result_ttl', 'dependency_ids', 'pqrt_run',
-                       'pqrt_index', 'pqrt_status')
+                       'pqrt_index', 'pqrt_status', 'dependency_id')
   local origin = h[1]
   if not origin then redis.call('LREM', KEYS[1], -1, id) return 0 end
   if redis.call('LREM', KEYS[1], -1, id) == 0 then
@@ -205,8 +205,9 @@ local function finish_one(k)
        redis.call('LREM', 'rq:queue:' .. origin, 1, id) == 0 then return 0 end
   end
   local ttl = tonumber(h[2] or '') or default_ttl
-  -- RQ's ::dependencies set exists only for a job enqueued with dependencies.
-  local has_parents = h[3] and h[3] ~= '' and h[3] ~= '[]'
+  -- RQ's ::dependencies set exists only for a job enqueued with dependencies (RQ 1.13 writes
+  -- dependency_ids; older versions only the legacy dependency_id).
+  local has_parents = (h[3] and h[3] ~= '' and h[3] ~= '[]') or (h[7] and h[7] ~= '')
   redis.call('ZREM', 'rq:wip:' .. origin, id)
   recorded = recorded + 1
   working = working + (tonumber(ARGV[k]) or 0)

@@ -448,7 +448,7 @@ TEST_CASE_FIXTURE(store_fixture, "finishing a parent enqueues its deferred child
 
 TEST_CASE_FIXTURE(store_fixture, "a finished job's dependency sets follow its result TTL") {
   REQUIRE(store.register_worker(a) == caf::none);
-  REQUIRE(store.enqueue({echo("p1"), echo("p2"), echo("j")}));
+  REQUIRE(store.enqueue({echo("p1"), echo("p2"), echo("j"), echo("legacy")}));
   // c waits for p1 and p2; j was enqueued with a parent that finished long ago.
   cmd({"HSET", keys::job("c"), "status", "deferred", "origin", "default", "data", "x",
        "dependency_ids", "[\"p1\", \"p2\"]"});
@@ -458,8 +458,11 @@ TEST_CASE_FIXTURE(store_fixture, "a finished job's dependency sets follow its re
   cmd({"ZADD", keys::deferred("default"), "1", "c"});
   cmd({"HSET", keys::job("j"), "dependency_ids", "[\"old\"]"});
   cmd({"SADD", keys::dependencies("j"), "old"});
-  REQUIRE(reserve(a, 3).size() == 3);
-  REQUIRE(store.record(a, {ok("p1"), ok("j")}) == caf::none);
+  // Written by an RQ older than 1.13: only the legacy single-parent field.
+  cmd({"HSET", keys::job("legacy"), "dependency_id", "old"});
+  cmd({"SADD", keys::dependencies("legacy"), "old"});
+  REQUIRE(reserve(a, 4).size() == 4);
+  REQUIRE(store.record(a, {ok("p1"), ok("j"), ok("legacy")}) == caf::none);
   // p1 finished, c still waits for p2: p1's dependents set stays, with p1's TTL; j's parents
   // set takes j's TTL; both keys live as long as their job's hash.
   CHECK(str({"HGET", keys::job("c"), "status"}) == "deferred");
@@ -470,6 +473,7 @@ TEST_CASE_FIXTURE(store_fixture, "a finished job's dependency sets follow its re
   CHECK(dependents_ttl <= job_ttl);
   CHECK(num({"TTL", keys::dependencies("j")}) > 0);
   CHECK(num({"TTL", keys::dependencies("j")}) <= num({"TTL", keys::job("j")}));
+  CHECK(num({"TTL", keys::dependencies("legacy")}) > 0);
   // p2 finishes: c is enqueued and p2's dependents set is gone.
   REQUIRE(store.record(a, {ok("p2")}) == caf::none);
   CHECK(str({"HGET", keys::job("c"), "status"}) == "queued");
