@@ -98,7 +98,13 @@ for i = #ids, 1, -1 do  -- back to front: the oldest ends up first in its queue 
   local id = ids[i]
   local jk = 'rq:job:' .. id
   local origin = redis.call('HGET', jk, 'origin')
-  if origin and redis.call('HGET', jk, 'status') == 'started' then
+  local status = redis.call('HGET', jk, 'status')
+  if origin and status == 'queued' then
+    -- Moved by a BLMOVE the worker died before claiming: it never started, so no attempt
+    -- counts; dropped with the list it would be in no queue and no registry, lost.
+    return_job(id, origin, now_ts, name)
+    returned = returned + 1
+  elseif origin and status == 'started' then
     local attempts = 0
     if count then attempts = redis.call('HINCRBY', jk, 'pqrt_attempts', 1) end
     if attempts >= max_attempts then

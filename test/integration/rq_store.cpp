@@ -297,6 +297,35 @@ TEST_CASE_FIXTURE(store_fixture, "a dead worker's jobs go back to the front of t
   CHECK(num({"SISMEMBER", keys::workers, keys::worker("worker-b")}) == 1);
 }
 
+TEST_CASE_FIXTURE(store_fixture,
+                  "a job a dead worker moved by BLMOVE and never claimed goes back to its queue") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({echo("m1"), echo("m2")}));
+  REQUIRE(reserve(a, 1).size() == 1);  // m1: started
+  // wait_and_reserve's first step alone: the worker died before its claim script ran.
+  REQUIRE(str({"BLMOVE", keys::queue("default"), keys::processing("worker-a"), "LEFT", "RIGHT",
+               "1"}) == "m2");
+  REQUIRE(str({"HGET", keys::job("m2"), "status"}) == "queued");
+  cmd({"DEL", keys::alive("worker-a")});
+  auto recovered = store.recover_dead_workers();
+  REQUIRE(recovered);
+  CHECK(*recovered == 2);
+  auto order = cmd({"LRANGE", keys::queue("default"), "0", "-1"});
+  REQUIRE(order.elements.size() == 2);
+  CHECK(order.elements[0].str == "m1");
+  CHECK(order.elements[1].str == "m2");
+  CHECK(str({"HGET", keys::job("m2"), "status"}) == "queued");
+  CHECK(num({"HEXISTS", keys::job("m2"), "pqrt_attempts"}) == 0);  // it never started
+  CHECK(num({"EXISTS", keys::processing("worker-a")}) == 0);
+  // Each runs once from there.
+  REQUIRE(store.register_worker(b) == caf::none);
+  auto again = reserve(b, 4);
+  REQUIRE(again.size() == 2);
+  REQUIRE(store.record(b, {ok("m1"), ok("m2")}) == caf::none);
+  CHECK(str({"HGET", keys::job("m2"), "status"}) == "finished");
+  CHECK(num({"LLEN", keys::queue("default")}) == 0);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "a job that keeps killing workers fails after max attempts") {
   store.liveness().max_attempts = 2;
   for (int round = 0; round < 2; ++round) {
