@@ -93,17 +93,65 @@ executor_reply to_record(transport::job_outcome outcome) {
   return {std::move(outcome), executor_reply::path::record};
 }
 
-/// A record job's result goes on to result_encryptor; the pool learns only that it did.
+/// A record job's results go on to result_encryptor; the pool learns only that they did.
 executor_reply forward(executor_actor* self, pending_result r) {
   executor_reply reply;
   reply.outcome.id = r.outcome.id;
-  reply.outcome.ok = true;
+  reply.outcome.ok = r.outcome.ok;
   reply.outcome.working_secs = r.outcome.working_secs;
+  reply.records = r.records.size();
   // Held while result_encryptor restarts; refused only when far too much is held for it.
   reply.to = self->state.encryptor.send(self, seal_atom::value, std::move(r))
                  ? executor_reply::path::forwarded
                  : executor_reply::path::release;
   return reply;
+}
+
+/// The per-record timeout of a job of many records (`pqrt_record_timeout`), else the job's.
+std::chrono::seconds record_timeout(const transport::rq_job& job) {
+  const auto& text = job.field("pqrt_record_timeout");
+  int64_t secs = 0;
+  if (!text.empty() && text.size() < 10 &&
+      text.find_first_not_of("0123456789") == std::string::npos)
+    secs = std::stoll(text);
+  return std::chrono::seconds{secs > 0 ? secs : job.timeout_seconds()};
+}
+
+/// Opens and processes one record: its result, or why it failed (`retry`: worth another try).
+caf::expected<std::string> process_record(executor_actor* self, const transport::rq_job& job,
+                                          const record_call& rc, uint64_t index,
+                                          const std::string& sealed, bool& retry) {
+  auto& st = self->state;
+  const auto& m = *st.material;
+  auto plain = m.cipher->open(rc.dataset_id, index, sealed);
+  if (!plain) {
+    retry = false;  // the same bytes never open
+    return make_error(errc::auth_failed, "record " + std::to_string(index) + " of data set " +
+                                             rc.dataset_id +
+                                             " does not open: " + render(plain.error()));
+  }
+  auto timeout = record_timeout(job);
+  auto deadline = timeout.count() > 0 ? steady::now() + timeout : steady::time_point::max();
+  caf::expected<std::string> result{std::string{}};
+  if (rc.processor == "exec") {
+    exec_limits limits;
+    limits.deadline = deadline;
+    limits.interpreter = st.settings.pipeline->script_interpreter;
+    auto id = job.id;
+    limits.stop_requested = [id] { return job_control::stop_requested(id); };
+    result = run_exec(st, m, *plain, limits);
+  } else {
+    result = run_record_processor(rc.processor, *plain, deadline);
+  }
+  OPENSSL_cleanse(plain->data(), plain->size());
+  retry = true;
+  if (!result && is(result.error(), errc::timeout))
+    return make_error(
+        errc::timeout,
+        "JobTimeoutException: Task exceeded maximum timeout value (" +
+            std::to_string(timeout.count()) + " seconds)" +
+            (context_of(result.error()).empty() ? "" : ": " + context_of(result.error())));
+  return result;
 }
 
 executor_reply run_record(executor_actor* self, const transport::rq_job& job,
@@ -112,45 +160,64 @@ executor_reply run_record(executor_actor* self, const transport::rq_job& job,
   pending_result r;
   auto& out = r.outcome;
   out.id = job.id;
+  out.chunk = rc.many;
   auto started = steady::now();
-  const auto& m = *st.material;
-  auto plain = m.cipher->open(rc.dataset_id, rc.index, rc.sealed);
-  if (!plain) {
-    out.error_text = "record " + std::to_string(rc.index) + " of data set " + rc.dataset_id +
-                     " does not open: " + render(plain.error());
-    out.retry_delay = -1;  // the same bytes never open
-    out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
-    return to_record(std::move(out));
-  }
+  // A job run again skips the records that ended in an earlier attempt.
+  const auto& ended = job.field("pqrt_ended");
   job_control::begin(job.id);
-  caf::expected<std::string> result{std::string{}};
-  if (rc.processor == "exec") {
-    exec_limits limits;
-    limits.deadline = deadline_for(job);
-    limits.interpreter = st.settings.pipeline->script_interpreter;
-    auto id = job.id;
-    limits.stop_requested = [id] { return job_control::stop_requested(id); };
-    result = run_exec(st, m, *plain, limits);
-  } else {
-    result = run_record_processor(rc.processor, *plain, deadline_for(job));
+  bool stopped = false, killed = false, cut = false;
+  for (size_t k = 0; k < rc.records.size(); ++k) {
+    if (k < ended.size() && ended[k] == '1') continue;
+    auto index = rc.first + k;
+    bool retry = true;
+    auto result = process_record(self, job, rc, index, rc.records[k], retry);
+    stopped = job_control::stop_requested(job.id);
+    killed = job_control::killed(job.id);
+    // A stop ends the job here, as a whole (one record that succeeded anyway still counts).
+    if ((stopped || killed) && (rc.many || !result)) {
+      cut = true;
+      break;
+    }
+    if (result) {
+      r.records.push_back({index, std::move(*result), {}});
+      out.records.push_back({index, true, {}, false});
+    } else {
+      auto text = context_of(result.error());
+      if (text.empty()) text = render(result.error());
+      out.records.push_back({index, false, std::move(text), retry});
+    }
   }
-  auto stopped = job_control::stop_requested(job.id);
-  auto killed = job_control::killed(job.id);
   job_control::end(job.id);
-  OPENSSL_cleanse(plain->data(), plain->size());
-  out.ok = static_cast<bool>(result);
   out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
-  if (!result) {
-    out.error_text = failure_text(job, result.error());
-    out.retry_delay = retry_delay_for(job);
-    apply_stop(out, stopped, killed);
-    return to_record(std::move(out));
+  out.retry_delay = retry_delay_for(job);
+  if (cut) {  // RQ's stop-job and kill-horse end the whole job
+    for (auto& rec : r.records)
+      OPENSSL_cleanse(rec.plaintext.data(), rec.plaintext.size());
+    transport::job_outcome whole;
+    whole.id = job.id;
+    whole.working_secs = out.working_secs;
+    whole.retry_delay = out.retry_delay;
+    apply_stop(whole, stopped, killed);
+    return to_record(std::move(whole));
   }
+  out.ok = std::all_of(out.records.begin(), out.records.end(),
+                       [](const transport::record_outcome& o) { return o.ok; });
+  if (!rc.many) {  // one record, recorded as one RQ job always was
+    auto& rec = out.records.front();
+    if (!rec.ok) {
+      out.error_text = rec.error_text;
+      if (!rec.retry) out.retry_delay = -1;
+      out.records.clear();
+      return to_record(std::move(out));
+    }
+    out.records.clear();
+  } else if (!out.ok) {
+    out.error_text = "pqrt: some records failed";
+  }
+  if (r.records.empty()) return to_record(std::move(out));  // nothing to store
   r.run_id = rc.run_id;
   r.dataset_id = rc.dataset_id;
-  r.index = rc.index;
-  r.plaintext = std::move(*result);
-  r.cipher = m.cipher;
+  r.cipher = st.material->cipher;
   return forward(self, std::move(r));
 }
 
@@ -169,7 +236,7 @@ caf::result<executor_reply> run_job(executor_actor* self, const transport::rq_jo
                                          st.settings.job_data_max);
   if (!call)  // the same bytes will not decode next time either
     return failed(job, "DeserializationError: " + render(call.error()), -1);
-  if (call->func_name != record_job_func) {
+  if (!is_record_job(call->func_name)) {
     auto out = run_builtin_job(job, *call);
     out.working_secs = std::chrono::duration<double>(steady::now() - started).count();
     return to_record(std::move(out));

@@ -65,7 +65,9 @@ struct pool_state {
   size_t in_flight = 0;
   // Outcomes handed on (by an executor to result_encryptor, or by the pool to status_writer) and
   // not yet recorded in Redis: if a peer on that path ends, these jobs go back to their queues.
-  std::set<std::string> forwarded;
+  // With each, the results it holds (a job of many records holds many): `unwritten` in all.
+  std::map<std::string, size_t> forwarded;
+  size_t unwritten = 0;
   // Settled while their executor's reply was still on its way (the result path is faster than
   // that reply only in theory, but nothing orders the two): not counted as handed on then.
   std::set<std::string> settled_early;
@@ -116,7 +118,7 @@ void maybe_finish(pool_actor* self) {
 void dispatch(pool_actor* self, transport::rq_job job);
 void release_unstarted(pool_actor* self, std::vector<std::string> ids);
 
-/// Results waiting for storage beyond which freed executors get no new work.
+/// Results (records) waiting for storage beyond which freed executors get no new work.
 constexpr size_t max_unwritten = 8192;
 /// The work a prefetch window holds: about this long for the executors to get through.
 constexpr double prefetch_horizon_secs = 0.05;
@@ -135,7 +137,7 @@ size_t prefetch_window(const pool_state& st) {
 void grant(pool_actor* self, size_t n) {
   auto& st = self->state;
   if (st.quiet || st.stopping || n == 0) return;
-  if (st.forwarded.size() >= max_unwritten) {
+  if (st.unwritten >= max_unwritten) {
     st.owed_credit += n;
     return;
   }
@@ -156,10 +158,17 @@ void refill(pool_actor* self) {
 /// Outcomes recorded (or handed back): the fetcher forgets them, held-back credit flows again.
 void settle(pool_actor* self, const std::vector<std::string>& ids) {
   auto& st = self->state;
-  for (const auto& id : ids)
-    if (st.forwarded.erase(id) == 0 && st.running.count(id) > 0) st.settled_early.insert(id);
+  for (const auto& id : ids) {
+    auto it = st.forwarded.find(id);
+    if (it != st.forwarded.end()) {
+      st.unwritten -= it->second;
+      st.forwarded.erase(it);
+    } else if (st.running.count(id) > 0) {
+      st.settled_early.insert(id);
+    }
+  }
   st.fetcher.send(self, settled_atom::value, ids);
-  if (st.forwarded.size() < max_unwritten && st.owed_credit > 0) {
+  if (st.unwritten < max_unwritten && st.owed_credit > 0) {
     auto owed = st.owed_credit;
     st.owed_credit = 0;
     grant(self, owed);
@@ -208,7 +217,9 @@ void release_unstarted(pool_actor* self, std::vector<std::string> ids) {
 void on_peer_down(pool_actor* self, const peer& gone, const caf::error& reason) {
   auto& st = self->state;
   if (&gone == &st.fetcher || &gone == &st.heartbeat) return;  // held until re-wired
-  std::vector<std::string> ids{st.forwarded.begin(), st.forwarded.end()};
+  std::vector<std::string> ids;
+  for (const auto& held : st.forwarded)
+    ids.push_back(held.first);
   log::warn("executor_pool", "a peer on the result path ended; its jobs go back to their queues",
             {{"peer", gone.name()},
              {"jobs", std::to_string(ids.size())},
@@ -276,8 +287,8 @@ void on_outcome(pool_actor* self, caf::actor exec, executor_reply& r, queue_metr
     to = path::release;
   if (to == path::release)
     release_unstarted(self, {std::move(id)});
-  else if (!early)
-    st.forwarded.insert(std::move(id));
+  else if (!early && st.forwarded.emplace(std::move(id), r.records).second)
+    st.unwritten += r.records;
   st.idle.push_back(std::move(exec));
   --st.in_flight;
   if (!st.waiting.empty()) {  // a job reserved ahead takes the free executor
@@ -358,7 +369,8 @@ caf::behavior executor_pool(pool_actor* self, worker_settings settings) {
       [=](hello_atom) -> caf::result<size_t, std::vector<std::string>> {
         auto& s = self->state;
         std::set<std::string> held{s.running.begin(), s.running.end()};
-        held.insert(s.forwarded.begin(), s.forwarded.end());
+        for (const auto& f : s.forwarded)
+          held.insert(f.first);
         for (const auto& job : s.waiting)
           held.insert(job.id);
         // What the old fetcher was promised is void; the new one starts from nothing.

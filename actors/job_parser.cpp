@@ -27,6 +27,7 @@ struct job_parser_state {
   bool chunk_requested = false;
   bool eof = false;
   uint64_t next_index = 0;
+  uint64_t per_job = 1;  // records per job, as the run has it (rq_enqueuer's hello)
   size_t in_flight = 0;
   uint64_t added = 0;
   bool finishing = false;
@@ -53,21 +54,44 @@ void fail_run(job_parser_actor* self, const std::string& why) {
   self->quit();
 }
 
-transport::job_spec make_spec(job_parser_actor* self, uint64_t index, std::string line) {
+/// The most sealed bytes one job of many records carries: far inside the decompression cap
+/// (`job_data_max_mb`, 64 MiB by default, at least 1 MiB), whatever `records_per_job` says.
+constexpr size_t max_job_bytes = 4 << 20;
+
+/// The job of records `first`, `first + 1`, ... (one record: RQ's one job per record).
+transport::job_spec make_spec(job_parser_actor* self, uint64_t first,
+                              std::vector<std::string> lines) {
   auto& st = self->state;
   const auto& ps = *st.settings;
+  auto n = lines.size();
   transport::job_spec spec;
-  spec.id = record_job_id(ps.run_id, index);
+  spec.id = record_job_id(ps.run_id, first);
   spec.queue = ps.queue;
-  spec.call = make_record_call({ps.run_id, st.dataset, index, std::move(line), ps.processor});
-  spec.description = record_job_func + "(" + ps.run_id + ", " + std::to_string(index) + ")";
-  spec.timeout = ps.script_timeout.count();
+  bool many = st.per_job > 1;
+  spec.call =
+      make_record_call({ps.run_id, st.dataset, first, std::move(lines), ps.processor, many});
   spec.result_ttl = 86400;
   spec.retries = ps.max_attempts - 1;
-  spec.extra_fields = {{"pqrt_run", ps.run_id},
-                       {"pqrt_index", std::to_string(index)},
-                       {"pqrt_status", ps.status_prefix + spec.id}};
+  spec.extra_fields = {{"pqrt_run", ps.run_id}, {"pqrt_index", std::to_string(first)}};
+  if (many) {
+    spec.description = records_job_func + "(" + ps.run_id + ", " + std::to_string(first) + ".." +
+                       std::to_string(first + n - 1) + ")";
+    spec.timeout = ps.script_timeout.count() * static_cast<int64_t>(n);
+    spec.extra_fields.emplace_back("pqrt_count", std::to_string(n));
+    spec.extra_fields.emplace_back("pqrt_status", ps.status_prefix + ps.run_id + "-");
+    spec.extra_fields.emplace_back("pqrt_record_timeout",
+                                   std::to_string(ps.script_timeout.count()));
+  } else {
+    spec.description = record_job_func + "(" + ps.run_id + ", " + std::to_string(first) + ")";
+    spec.timeout = ps.script_timeout.count();
+    spec.extra_fields.emplace_back("pqrt_status", ps.status_prefix + spec.id);
+  }
   return spec;
+}
+
+/// Lines per enqueue batch: whole jobs, at least `parser_batch` records' worth.
+size_t batch_lines(const job_parser_state& st) {
+  return std::max<size_t>(parser_batch, static_cast<size_t>(st.per_job));
 }
 
 void pump(job_parser_actor* self);
@@ -83,13 +107,37 @@ void request_chunk(job_parser_actor* self) {
   });
 }
 
+/// Records of the next job: `per_job` lines, fewer where they pass max_job_bytes, fewer at the
+/// end of the file. 0 when the lines held do not make a whole job yet. A job's records depend
+/// only on the file, so a second scheduler for the run cuts the same jobs.
+size_t next_job_size(const job_parser_state& st) {
+  size_t n = 0, bytes = 0;
+  while (n < st.per_job && n < st.lines.size()) {
+    bytes += st.lines[n].size();
+    if (n > 0 && bytes > max_job_bytes) return n;
+    ++n;
+  }
+  return n == st.per_job || st.eof ? n : 0;
+}
+
 void send_batch(job_parser_actor* self) {
   auto& st = self->state;
   std::vector<transport::job_spec> batch;
-  while (!st.lines.empty() && batch.size() < parser_batch) {
-    batch.push_back(make_spec(self, st.next_index++, std::move(st.lines.front())));
-    st.lines.pop_front();
+  size_t taken = 0;
+  while (taken < parser_batch) {
+    auto n = next_job_size(st);
+    if (n == 0) break;
+    std::vector<std::string> lines;
+    lines.reserve(n);
+    for (size_t k = 0; k < n; ++k) {
+      lines.push_back(std::move(st.lines.front()));
+      st.lines.pop_front();
+    }
+    batch.push_back(make_spec(self, st.next_index, std::move(lines)));
+    st.next_index += n;
+    taken += n;
   }
+  if (batch.empty()) return;
   ++st.in_flight;
   with_peer(self, st.enqueuer, [=, batch = std::move(batch)](const caf::actor& enqueuer) mutable {
     self->request(enqueuer, caf::infinite, jobs_atom::value, std::move(batch))
@@ -128,7 +176,12 @@ void take_header(job_parser_actor* self, const std::string& line) {
   with_peer(self, st.enqueuer, [=](const caf::actor& enqueuer) {
     auto& st = self->state;
     self->request(enqueuer, caf::infinite, hello_atom::value, st.dataset, st.key_check)
-        .then([=](caf::ok_atom) { pump(self); }, [=](caf::error& err) { self->quit(err); });
+        .then(
+            [=](uint64_t per_job) {
+              self->state.per_job = std::max<uint64_t>(1, per_job);
+              pump(self);
+            },
+            [=](caf::error& err) { self->quit(err); });
   });
   // pump resumes once the run is described
 }
@@ -147,7 +200,7 @@ void finish(job_parser_actor* self) {
               }
               log::info("job_parser", "every record is enqueued",
                         {{"run", self->state.settings->run_id},
-                         {"jobs", std::to_string(total)},
+                         {"records", std::to_string(total)},
                          {"new", std::to_string(self->state.added)}});
               self->quit();
             },
@@ -191,9 +244,9 @@ void pump(job_parser_actor* self) {
   auto& st = self->state;
   if (st.finishing || !st.header_seen) return;
   while (st.in_flight < max_batches_in_flight &&
-         (st.lines.size() >= parser_batch || (st.eof && !st.lines.empty())))
+         (st.lines.size() >= batch_lines(st) || (st.eof && !st.lines.empty())))
     send_batch(self);
-  if (!st.eof && !st.chunk_requested && st.lines.size() < parser_batch) request_chunk(self);
+  if (!st.eof && !st.chunk_requested && st.lines.size() < batch_lines(st)) request_chunk(self);
   if (st.eof && st.lines.empty() && st.in_flight == 0) finish(self);
 }
 

@@ -46,6 +46,8 @@ struct pipeline_settings {
   std::string workload_queue;                  ///< workload events (JSON)
   std::string status_prefix = "task-status-";  ///< Redis status records: prefix + job id
 
+  /// Records per RQ job (`records_per_job`; a run keeps the value its first scheduler used).
+  uint64_t records_per_job = 1;
   std::chrono::seconds script_timeout{300};
   int64_t max_attempts = 3;
   std::string script_interpreter = "/usr/bin/python3";

@@ -134,13 +134,20 @@ struct run_material {
   std::string key_check;
 };
 
-/// A record job's result on its way to storage.
-struct pending_result {
-  transport::job_outcome outcome;  ///< ok; result_ref is filled in once written
-  std::string run_id, dataset_id;
+/// One record's result on its way to storage.
+struct pending_record {
   uint64_t index = 0;
   std::string plaintext;  ///< cleared once sealed
   std::string sealed;
+};
+
+/// A record job's results on their way to storage: one record's, or those of the records of a
+/// job of many that succeeded (the others' failures ride along in `outcome.records`). They go
+/// into one results blob together, and the job's outcome is recorded once that blob is written.
+struct pending_result {
+  transport::job_outcome outcome;  ///< result_ref is filled in once written
+  std::string run_id, dataset_id;
+  std::vector<pending_record> records;
   std::shared_ptr<crypto::cipher_set> cipher;  ///< dropped once sealed
 };
 
@@ -153,6 +160,7 @@ struct executor_reply {
   };
   transport::job_outcome outcome;  ///< for `forwarded` and `release`: the id and `ok` only
   path to = path::record;
+  size_t records = 1;  ///< for `forwarded`: the results it holds (the pool's memory bound)
 };
 
 }  // namespace pqrt

@@ -21,9 +21,23 @@ struct result_encryptor_state {
 
 using result_encryptor_actor = caf::stateful_actor<result_encryptor_state>;
 
-caf::expected<std::string> seal(const pending_result& r) {
-  if (!r.cipher) return make_error(errc::key_error, "the result came without its run's cipher");
-  return r.cipher->seal(result_binding(r.dataset_id, r.run_id), r.index, r.plaintext);
+/// Seals every record's result in place, clearing its plaintext.
+caf::error seal(pending_result& r) {
+  caf::error failed;
+  if (!r.cipher) failed = make_error(errc::key_error, "the result came without its run's cipher");
+  auto binding = result_binding(r.dataset_id, r.run_id);
+  for (auto& rec : r.records) {
+    if (!failed) {
+      auto sealed = r.cipher->seal(binding, rec.index, rec.plaintext);
+      if (sealed)
+        rec.sealed = std::move(*sealed);
+      else
+        failed = sealed.error();
+    }
+    OPENSSL_cleanse(rec.plaintext.data(), rec.plaintext.size());
+    rec.plaintext.clear();
+  }
+  return failed;
 }
 
 caf::behavior result_encryptor(result_encryptor_actor* self) {
@@ -35,19 +49,19 @@ caf::behavior result_encryptor(result_encryptor_actor* self) {
         wire_peers(self, {&self->state.writer, &self->state.status}, name, handle);
       },
       [=](seal_atom, pending_result& r) {
-        auto sealed = seal(r);
-        OPENSSL_cleanse(r.plaintext.data(), r.plaintext.size());
-        r.plaintext.clear();
+        auto failed = seal(r);
         r.cipher.reset();
-        if (sealed) {
-          r.sealed = std::move(*sealed);
+        if (!failed) {
           // Refused only when far too much is held for a restarting writer: the pool hands the
           // job back when that writer's end reaches it.
           self->state.writer.send(self, result_atom::value, std::move(r));
           return;
         }
+        auto text = "pqrt: sealing the result failed: " + render(failed);
         r.outcome.ok = false;
-        r.outcome.error_text = "pqrt: sealing the result failed: " + render(sealed.error());
+        r.outcome.error_text = text;
+        for (auto& rec : r.outcome.records)
+          if (rec.ok) rec = {rec.index, false, text, true};
         self->state.status.send(self, record_atom::value, std::move(r.outcome));
       },
       [=](quiet_atom) {},

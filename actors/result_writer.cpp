@@ -24,6 +24,7 @@ constexpr auto batch_delay = std::chrono::milliseconds{100};
 struct batch {
   std::vector<pending_result> results;
   size_t bytes = 0;
+  size_t count = 0;  // records
 };
 
 struct result_writer_state {
@@ -53,12 +54,17 @@ caf::error write_batch(result_writer_actor* self, const std::string& run, batch&
     if (auto err = st.store->create_container(container)) return err;
     st.container_ready = true;
   }
-  std::sort(b.results.begin(), b.results.end(),
-            [](const pending_result& x, const pending_result& y) { return x.index < y.index; });
+  // In index order, as `pqrt results` reads a blob.
+  std::vector<const pending_record*> order;
+  for (const auto& r : b.results)
+    for (const auto& rec : r.records)
+      order.push_back(&rec);
+  std::sort(order.begin(), order.end(),
+            [](const pending_record* x, const pending_record* y) { return x->index < y->index; });
   std::string body;
-  body.reserve(b.bytes + b.results.size());
-  for (const auto& r : b.results) {
-    body += r.sealed;
+  body.reserve(b.bytes + order.size());
+  for (const auto* rec : order) {
+    body += rec->sealed;
     body += '\n';
   }
   char seq[16];
@@ -70,7 +76,7 @@ caf::error write_batch(result_writer_actor* self, const std::string& run, batch&
       "pqrt_results_written_total", "Encrypted results written to storage");
   static auto& written_bytes = prom::registry::global().get_counter(
       "pqrt_result_bytes_written_total", "Bytes of encrypted results written to storage");
-  written.inc(static_cast<double>(b.results.size()));
+  written.inc(static_cast<double>(order.size()));
   written_bytes.inc(static_cast<double>(body.size()));
   std::vector<transport::job_outcome> outcomes;
   outcomes.reserve(b.results.size());
@@ -90,9 +96,8 @@ bool write_all(result_writer_actor* self) {
   for (auto& [run, b] : self->state.batches) {
     if (b.results.empty()) continue;
     if (auto err = write_batch(self, run, b)) {
-      log::warn(
-          "result_writer", "writing results failed, will retry",
-          {{"run", run}, {"results", std::to_string(b.results.size())}, {"error", render(err)}});
+      log::warn("result_writer", "writing results failed, will retry",
+                {{"run", run}, {"results", std::to_string(b.count)}, {"error", render(err)}});
       ok = false;
     }
   }
@@ -121,9 +126,11 @@ caf::behavior result_writer(result_writer_actor* self, worker_settings ws,
       [=](result_atom, pending_result& r) {
         auto& st = self->state;
         auto& b = st.batches[r.run_id];
-        b.bytes += r.sealed.size() + 1;
-        b.results.push_back(std::move(r));
-        if (b.bytes >= batch_bytes || b.results.size() >= batch_results) {
+        for (const auto& rec : r.records)
+          b.bytes += rec.sealed.size() + 1;
+        b.count += r.records.size();
+        b.results.push_back(std::move(r));  // a job's results go into one blob together
+        if (b.bytes >= batch_bytes || b.count >= batch_results) {
           write_all(self);
         } else if (!st.flush_scheduled) {
           st.flush_scheduled = true;

@@ -33,8 +33,9 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
       [=](wire_atom, const std::string& name, const caf::actor& handle) {
         self->state.writer.wire(self, name, handle);
       },
+      // The run described; the reply is its records per job (the value of its first scheduler).
       [=](hello_atom, const std::string& dataset,
-          const std::string& key_check) -> caf::result<caf::ok_atom> {
+          const std::string& key_check) -> caf::result<uint64_t> {
         auto& st = self->state;
         const auto& ps = *st.settings;
         auto info = st.store->run_info(ps.run_id);
@@ -42,23 +43,42 @@ caf::behavior rq_enqueuer(rq_enqueuer_actor* self, worker_settings ws,
         std::vector<std::pair<std::string, std::string>> fields{
             {"dataset", dataset},     {"queue", ps.queue},    {"processor", ps.processor},
             {"key_check", key_check}, {"data", ps.data_blob}, {"results", ps.results_container}};
+        uint64_t per_job = ps.records_per_job;
         if (info->count("created_at") == 0) {
           fields.emplace_back("created_at", transport::rq_now());
           fields.emplace_back("state", "enqueuing");
+          fields.emplace_back("records_per_job", std::to_string(per_job));
         } else if (info->at("dataset") != dataset) {
           return make_error(errc::invalid_argument, "run " + ps.run_id + " exists for data set '" +
                                                         info->at("dataset") + "', not '" + dataset +
                                                         "': choose another run id");
+        } else {
+          // The run's jobs exist as its first scheduler cut them (a run from before
+          // records_per_job has one record per job): the same cut finds them again.
+          per_job = 1;
+          if (auto it = info->find("records_per_job"); it != info->end()) {
+            try {
+              per_job = std::max<uint64_t>(1, std::stoull(it->second));
+            } catch (const std::exception&) {
+              return make_error(errc::bad_format, "run " + ps.run_id + ": records_per_job '" +
+                                                      it->second + "' is not a number");
+            }
+          }
+          if (per_job != ps.records_per_job)
+            log::info("rq_enqueuer", "the run keeps the records per job it was enqueued with",
+                      {{"run", ps.run_id},
+                       {"records_per_job", std::to_string(per_job)},
+                       {"configured", std::to_string(ps.records_per_job)}});
         }
         if (auto err = st.store->set_run_info(ps.run_id, fields)) return err;
-        return caf::ok_atom::value;
+        return per_job;
       },
       [=](jobs_atom, std::vector<transport::job_spec>& jobs) -> caf::result<size_t> {
         auto added = self->state.store->enqueue(std::move(jobs));
         if (!added) return added.error();
         prom::registry::global()
             .get_counter("pqrt_jobs_enqueued_total",
-                         "Jobs this scheduler added to Redis (existing ones not counted)",
+                         "Records this scheduler enqueued (existing or ended ones not counted)",
                          {{"queue", self->state.settings->queue}})
             .inc(static_cast<double>(*added));
         return *added;

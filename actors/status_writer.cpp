@@ -78,6 +78,22 @@ void queue_status_records(status_writer_actor* self,
   for (size_t i = 0; i < outcomes.size() && i < states.size(); ++i) {
     const auto& o = outcomes[i];
     if (states[i] == "gone") continue;
+    if (o.chunk) {  // a job of many records: a status record per record
+      for (const auto& r : o.records) {
+        json::object item;
+        item.field("job_id", o.id)
+            .field("index", r.index)
+            .field("state", r.ok                                 ? "finished"
+                            : (r.retry && states[i] != "failed") ? "retry"
+                                                                 : "failed")
+            .field("worker", self->state.settings.identity.name)
+            .field("at", at);
+        if (!r.ok) item.field("error", r.error_text.substr(0, max_error_in_message));
+        if (r.ok && !o.result_ref.empty()) item.field("result", o.result_ref);
+        items.push_back(item.str());
+      }
+      continue;
+    }
     json::object item;
     item.field("job_id", o.id)
         .field("state", states[i])

@@ -41,6 +41,14 @@ struct liveness_options {
   int64_t max_attempts = 5;                    ///< deaths a job survives before it fails
 };
 
+/// The outcome of one record of a job that carries many (`job_outcome::records`).
+struct record_outcome {
+  uint64_t index = 0;      ///< the record's index in its run
+  bool ok = false;         ///< its result is in the job's `result_ref`
+  std::string error_text;  ///< when failed
+  bool retry = false;      ///< when failed: worth another attempt (else it failed for good)
+};
+
 /// The outcome of one job, to record.
 struct job_outcome {
   std::string id;
@@ -52,6 +60,11 @@ struct job_outcome {
   int64_t retry_delay = 0;    ///< seconds before a retry when retries are left; -1: never retry
   std::string result_ref;     ///< where the job's result went (a pqrt run's status record keeps it)
   uint64_t result_bytes = 0;  ///< the size `result_ref` was written with (kept per run, checked)
+  /// A job of many records (`pqrt.records`): one outcome per record it ran (records that had
+  /// ended before are not in it). The job is finished when every record ended; records to retry
+  /// send it back through RQ's retry (`retry_delay`) with the others recorded.
+  bool chunk = false;
+  std::vector<record_outcome> records;
 };
 
 /// What `info` counts for a queue.

@@ -45,6 +45,19 @@ local function enqueue_dependents(id, now_ts, parent_failed)
 end
 )lua";
 
+// A started job as a reserve returns it: its id and hash; for a job of many records also
+// `pqrt_ended` (ended_records: the records the worker skips).
+constexpr const char* job_reply_lua = R"lua(
+local function job_reply(id, jk, t)
+  local fields = redis.call('HGETALL', jk)
+  if t[1] and t[4] then
+    fields[#fields + 1] = 'pqrt_ended'
+    fields[#fields + 1] = ended_records(t[1], tonumber(t[2]), tonumber(t[4]))
+  end
+  return {id, fields}
+end
+)lua";
+
 // Registers a reserved id as started, as RQ's prepare_job_execution does (§5.2). With
 // `batch`, the worker hash's current_job is left to the caller (set once per call).
 constexpr const char* start_job_lua = R"lua(
@@ -54,7 +67,7 @@ local function start_job(id, name, now_ts, now_int, wip_ttl, processing, token, 
     redis.call('LREM', processing, -1, id)  -- RQ drops ids without a job, silently
     return nil
   end
-  local h = redis.call('HMGET', jk, 'origin', 'pqrt_run', 'pqrt_index', 'pqrt_status')
+  local h = redis.call('HMGET', jk, 'origin', 'pqrt_run', 'pqrt_index', 'pqrt_status', 'pqrt_count')
   local origin = h[1] or 'default'
   redis.call('ZADD', 'rq:wip:' .. origin, now_int + wip_ttl, id)
   redis.call('HSET', jk, 'status', 'started', 'started_at', now_ts, 'last_heartbeat', now_ts,
@@ -63,15 +76,26 @@ local function start_job(id, name, now_ts, now_int, wip_ttl, processing, token, 
     redis.call('HSET', 'rq:worker:' .. name, 'current_job', id, 'last_heartbeat', now_ts)
   end
   redis.call('PERSIST', jk)
-  track(jk, 'started', now_ts, name, '', {h[2], h[3], h[4]})
-  return {id, redis.call('HGETALL', jk)}
+  track(jk, 'started', now_ts, name, '', {h[2], h[3], h[4], h[5]})
+  return job_reply(id, jk, {h[2], h[3], h[4], h[5]})
 end
 )lua";
 
 }  // namespace
 
 const script& enqueue() {
-  static const script s = detail::make_script("enqueue", R"lua(
+  static const script s = detail::make_script("enqueue", std::string{detail::track_lua} + R"lua(
+-- A record's status record, queued; one written before (a record run again) starts over but
+-- keeps why it runs again.
+local function queue_status(sk, id, now_ts, fresh)
+  local why = nil
+  if fresh then
+    why = redis.call('HGET', sk, 'rerun')  -- set by rerun: why this record runs again
+    redis.call('DEL', sk)
+  end
+  redis.call('HSET', sk, 'job_id', id, 'state', 'queued', 'attempts', 0, 'queued_at', now_ts)
+  if why then redis.call('HSET', sk, 'rerun', why, 'error', why) end
+end
 local now_ts = ARGV[1]
 local i = 2
 local added = 0
@@ -82,19 +106,41 @@ while i <= #ARGV do
   local id, queue, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local jk = 'rq:job:' .. id
   local first, last = i + 3, i + 2 + n  -- the job's field/value pairs in ARGV
-  local run, idx, sk, front = nil, nil, nil, false
+  local run, idx, sk, count, front = nil, nil, nil, nil, false
   for k = first, last, 2 do
     local f = ARGV[k]
     if f == 'pqrt_run' then run = ARGV[k + 1]
     elseif f == 'pqrt_index' then idx = tonumber(ARGV[k + 1])
     elseif f == 'pqrt_status' then sk = ARGV[k + 1]
+    elseif f == 'pqrt_count' then count = tonumber(ARGV[k + 1])
     elseif f == 'enqueue_at_front' then front = ARGV[k + 1] == '1' end
   end
   local known = redis.call('EXISTS', jk) == 1
-  if not known and run and idx then  -- a run's job that ended for good stays ended
+  local ended, again = nil, false
+  if count and run and idx and sk then
+    -- A job of many records: left alone while it waits, runs or waits for a retry; run again
+    -- (its ended records skipped) when some of its records have not ended.
+    if known then
+      local status = redis.call('HGET', jk, 'status')
+      known = status == 'queued' or status == 'started' or status == 'scheduled' or
+              status == 'deferred'
+      again = not known
+    end
+    if not known then
+      ended = ended_records(run, idx, count)
+      known = not string.find(ended, '0', 1, true)
+      again = again or string.find(ended, '1', 1, true) ~= nil
+    end
+  elseif not known and run and idx then  -- a run's job that ended for good stays ended
     local rk = 'pqrt:run:' .. run
     known = redis.call('GETBIT', rk .. ':finished', idx) == 1 or
             redis.call('GETBIT', rk .. ':failed', idx) == 1
+  end
+  if not known and again then  -- an ended job of many records: out of its registries
+    redis.call('ZREM', 'rq:finished:' .. queue, id)
+    redis.call('ZREM', 'rq:failed:' .. queue, id)
+    redis.call('PERSIST', jk)
+    redis.call('HDEL', jk, 'pqrt_attempts', 'pqrt_failures', 'ended_at', 'worker_name')
   end
   if not known then
     redis.call('HSET', jk, 'status', 'queued', 'created_at', now_ts, 'enqueued_at', now_ts,
@@ -105,13 +151,17 @@ while i <= #ARGV do
     end
     local ids = front and heads[queue] or tails[queue]
     ids[#ids + 1] = id
-    if sk then
-      local why = redis.call('HGET', sk, 'rerun')  -- set by rerun: why this record runs again
-      redis.call('DEL', sk)
-      redis.call('HSET', sk, 'job_id', id, 'state', 'queued', 'attempts', 0, 'queued_at', now_ts)
-      if why then redis.call('HSET', sk, 'rerun', why, 'error', why) end
+    if count and ended then  -- a status record per record that has not ended
+      for k = 0, count - 1 do
+        if string.sub(ended, k + 1, k + 1) == '0' then
+          queue_status(sk .. (idx + k), id, now_ts, again)
+          added = added + 1
+        end
+      end
+    else
+      if sk then queue_status(sk, id, now_ts, true) end
+      added = added + 1
     end
-    added = added + 1
   end
   i = i + 3 + n
 end
@@ -126,8 +176,8 @@ return added
 }
 
 const script& reserve() {
-  static const script s =
-      detail::make_script("reserve", std::string{detail::track_lua} + start_job_lua + R"lua(
+  static const script s = detail::make_script(
+      "reserve", std::string{detail::track_lua} + job_reply_lua + start_job_lua + R"lua(
 if redis.call('EXISTS', 'rq:suspended') == 1 then return redis.status_reply('SUSPENDED') end
 local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local wip_ttl, max = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -149,8 +199,8 @@ return out
 }
 
 const script& claim() {
-  static const script s =
-      detail::make_script("claim", std::string{detail::track_lua} + start_job_lua + R"lua(
+  static const script s = detail::make_script(
+      "claim", std::string{detail::track_lua} + job_reply_lua + start_job_lua + R"lua(
 local job = start_job(ARGV[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), KEYS[1],
                       ARGV[6])
 if job then return job end
@@ -160,8 +210,8 @@ return {}
 }
 
 const script& reclaim() {
-  static const script s =
-      detail::make_script("reclaim", std::string{detail::track_lua} + start_job_lua + R"lua(
+  static const script s = detail::make_script(
+      "reclaim", std::string{detail::track_lua} + job_reply_lua + start_job_lua + R"lua(
 local name, now_ts, now_int, wip_ttl, token = ARGV[1], ARGV[2], tonumber(ARGV[3]),
   tonumber(ARGV[4]), ARGV[5]
 local out = {}
@@ -169,7 +219,8 @@ for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   local jk = 'rq:job:' .. id
   local status = redis.call('HGET', jk, 'status')
   if status == 'started' and redis.call('HGET', jk, 'pqrt_token') == token then
-    out[#out + 1] = {id, redis.call('HGETALL', jk)}
+    out[#out + 1] = job_reply(id, jk, redis.call('HMGET', jk, 'pqrt_run', 'pqrt_index',
+                                                'pqrt_status', 'pqrt_count'))
   elseif status == 'queued' then  -- moved by a BLMOVE whose reply was lost, never claimed
     local job = start_job(id, name, now_ts, now_int, wip_ttl, KEYS[1], token)
     if job then out[#out + 1] = job end
@@ -195,7 +246,7 @@ local function finish_one(k)
   local jk = 'rq:job:' .. id
   -- One read for everything this needs of the job's hash.
   local h = redis.call('HMGET', jk, 'origin', 'result_ttl', 'dependency_ids', 'pqrt_run',
-                       'pqrt_index', 'pqrt_status', 'dependency_id')
+                       'pqrt_index', 'pqrt_status', 'dependency_id', 'pqrt_count')
   local origin = h[1]
   if not origin then redis.call('LREM', KEYS[1], -1, id) return 0 end
   if redis.call('LREM', KEYS[1], -1, id) == 0 then
@@ -212,7 +263,8 @@ local function finish_one(k)
   recorded = recorded + 1
   working = working + (tonumber(ARGV[k]) or 0)
   done[id] = true
-  local run = track(jk, 'finished', now_ts, name, ARGV[k + 4], {h[4], h[5], h[6]})
+  -- (A job of many records is recorded by finish_records; here track would record none.)
+  local run = track(jk, 'finished', now_ts, name, ARGV[k + 4], {h[4], h[5], h[6], h[8]})
   if run and ARGV[k + 5] ~= '' then  -- what the run's scheduler checks storage against
     redis.call('HSET', 'pqrt:run:' .. run .. ':blobs', ARGV[k + 4], ARGV[k + 5])
   end
@@ -262,6 +314,7 @@ for i = 3, #ARGV, 5 do
     ARGV[i + 4]
   if redis.call('GETBIT', rk .. ':finished', idx) == 1 and redis.call('HGET', sk, 'result') == blob
   then
+    id = redis.call('HGET', sk, 'job_id') or id  -- a job of many records: the whole job
     local jk = 'rq:job:' .. id
     local origin = redis.call('HGET', jk, 'origin') or ARGV[2]
     redis.call('ZREM', 'rq:finished:' .. origin, id)

@@ -23,7 +23,9 @@ struct script {
 /// field/value pairs encoded as count + pairs. Skips ids whose job hash exists (deterministic ids
 /// never duplicate a job), and a run's jobs whose bit is set in its finished or failed bitmap.
 /// Creates the status record of a run's job, keeping its `rerun` (why `rerun` took it back).
-/// Returns the number of jobs enqueued.
+/// A job of many records (`pqrt_count`) is skipped while it waits, runs or waits for a retry, or
+/// when every record of it ended; else it is enqueued (again) with a status record for each
+/// record that has not ended. Returns the number of records enqueued (a job of one record: 1).
 const script& enqueue();
 /// KEYS: processing list, then queue keys in priority order. ARGV: worker name, now_ts, now_int,
 /// wip_ttl, max jobs, token (stored on every job it starts). Returns `SUSPENDED` (status) or an
@@ -41,6 +43,12 @@ const script& reclaim();
 /// the result blob's size ("" for none: a run's job records it in `rq_keys::run_blobs`).
 /// Returns 1 (recorded) or 0 (no longer ours).
 const script& finish();
+/// KEYS: processing list. ARGV: worker name, now_ts, now_int, default result_ttl, then per job of
+/// many records: id, working secs, result blob, its size, retry delay (-1: never), exc_string,
+/// status text, n, and n times (record index, f|x|r, error text). Records every record's status
+/// and bit and ends each job (rq_scripts_failure.cpp says how). Returns one status per job:
+/// `finished`, `failed`, `retried`, `scheduled` or `gone`.
+const script& finish_records();
 /// KEYS: processing list. ARGV: worker name, now_ts, now_int, status (failed|stopped), exc_string
 /// (base64 of zlib), working secs, retry delay secs (-1: never retry), id, error text (plain, for
 /// a run's status record). Returns `failed`,

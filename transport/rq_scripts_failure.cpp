@@ -86,6 +86,127 @@ return 'failed'
   return s;
 }
 
+const script& finish_records() {
+  static const script s =
+      detail::make_script("finish_records", std::string{detail::track_lua} + fail_job_lua + R"lua(
+-- Jobs of many records, one worker's, in one call. ARGV = name, now, now (int), default result
+-- TTL; then per job: id, working seconds, result blob, its size, retry delay (-1: never), exc
+-- string, status text, the number of records n, and n times: index, code, text. A record's code
+-- is f (finished: its result is in the blob), x (failed for good) or r (failed, worth a retry).
+-- Each record's status record and bit are written here. The job then ends as RQ's: finished, or
+-- failed (some record failed for good, or to retry with no retries left), or back for a retry
+-- with its ended records recorded. Returns one status per job, or 'gone' (not this worker's).
+local name, now_ts, now_int = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local default_ttl = tonumber(ARGV[4])
+local wk = 'rq:worker:' .. name
+local finished_jobs, failed_jobs, working, done = 0, 0, 0, {}
+-- BITFIELD SET u1 in slices (a Lua call takes a bounded number of arguments).
+local function set_bits(key, idxs, value)
+  for start = 1, #idxs, 200 do
+    local args = {}
+    for j = start, math.min(#idxs, start + 199) do
+      args[#args + 1] = 'SET'
+      args[#args + 1] = 'u1'
+      args[#args + 1] = idxs[j]
+      args[#args + 1] = value
+    end
+    redis.call('BITFIELD', key, unpack(args))
+  end
+end
+local function finish_chunk(k, n)
+  local id, secs, blob, size = ARGV[k], ARGV[k + 1], ARGV[k + 2], ARGV[k + 3]
+  local delay, exc, text = tonumber(ARGV[k + 4]), ARGV[k + 5], ARGV[k + 6]
+  local jk = 'rq:job:' .. id
+  local h = redis.call('HMGET', jk, 'origin', 'result_ttl', 'pqrt_run', 'pqrt_status',
+                       'retries_left', 'pqrt_starts')
+  local origin = h[1]
+  if not origin then redis.call('LREM', KEYS[1], -1, id) return 'gone' end
+  if redis.call('LREM', KEYS[1], -1, id) == 0 then
+    -- Recovered while we ran it (we were taken for dead). Queued again: take it back; else the
+    -- worker now holding it records the outcome.
+    if redis.call('HGET', jk, 'status') ~= 'queued' or
+       redis.call('LREM', 'rq:queue:' .. origin, 1, id) == 0 then return 'gone' end
+  end
+  working = working + (tonumber(secs) or 0)
+  done[id] = true
+  local rk, prefix = 'pqrt:run:' .. h[3], h[4]
+  local attempts = h[6] or '1'
+  local retry = (tonumber(h[5] or '') or 0) > 0 and delay >= 0
+  local fin, failed, some_failed, some_retry = {}, {}, false, false
+  for j = 0, n - 1 do
+    local r = k + 8 + 3 * j
+    local idx, code, why = tonumber(ARGV[r]), ARGV[r + 1], ARGV[r + 2]
+    local sk = prefix .. idx
+    if code == 'f' then
+      redis.call('HSET', sk, 'job_id', id, 'state', 'finished', 'ended_at', now_ts, 'worker',
+                 name, 'result', blob, 'error', '', 'attempts', attempts)
+      fin[#fin + 1] = idx
+    elseif code == 'r' and retry then
+      redis.call('HSET', sk, 'state', delay > 0 and 'scheduled' or 'queued', 'error', why,
+                 'attempts', attempts)
+      some_retry = true
+    else
+      redis.call('HSET', sk, 'job_id', id, 'state', 'failed', 'ended_at', now_ts, 'error', why,
+                 'attempts', attempts)
+      failed[#failed + 1] = idx
+      some_failed = true
+    end
+  end
+  set_bits(rk .. ':failed', fin, 0)
+  set_bits(rk .. ':finished', fin, 1)
+  set_bits(rk .. ':finished', failed, 0)
+  set_bits(rk .. ':failed', failed, 1)
+  if #fin > 0 and size ~= '' then  -- what the run's scheduler checks storage against
+    redis.call('HSET', rk .. ':blobs', blob, size)
+  end
+  if some_retry then
+    failed_jobs = failed_jobs + 1
+    return retry_job(id, origin, now_ts, now_int, delay, text)
+  end
+  if some_failed then
+    failed_jobs = failed_jobs + 1
+    fail_job(id, origin, 'failed', now_ts, now_int, exc, text)  -- every record has ended
+    return 'failed'
+  end
+  finished_jobs = finished_jobs + 1
+  redis.call('ZREM', 'rq:wip:' .. origin, id)
+  local ttl = tonumber(h[2] or '') or default_ttl
+  if ttl == 0 then
+    redis.call('DEL', jk)
+    return 'finished'
+  end
+  redis.call('HSET', jk, 'status', 'finished', 'ended_at', now_ts, 'last_heartbeat', now_ts)
+  local rk2 = 'rq:results:' .. id
+  redis.call('XADD', rk2, 'MAXLEN', '~', 10, '*', 'type', 1)
+  if ttl > 0 then
+    redis.call('EXPIRE', rk2, ttl)
+    redis.call('ZADD', 'rq:finished:' .. origin, now_int + ttl, id)
+    redis.call('EXPIRE', jk, ttl)
+  else
+    redis.call('PERSIST', rk2)
+    redis.call('ZADD', 'rq:finished:' .. origin, '+inf', id)
+  end
+  return 'finished'
+end
+local out = {}
+local k = 5
+while k + 7 <= #ARGV do
+  local n = tonumber(ARGV[k + 7])
+  out[#out + 1] = finish_chunk(k, n)
+  k = k + 8 + 3 * n
+end
+if finished_jobs > 0 then redis.call('HINCRBY', wk, 'successful_job_count', finished_jobs) end
+if failed_jobs > 0 then redis.call('HINCRBY', wk, 'failed_job_count', failed_jobs) end
+if finished_jobs + failed_jobs > 0 then
+  redis.call('HINCRBYFLOAT', wk, 'total_working_time', string.format('%.6f', working))
+  local current = redis.call('HGET', wk, 'current_job')
+  if current and done[current] then redis.call('HDEL', wk, 'current_job') end
+end
+return out
+)lua");
+  return s;
+}
+
 const script& recover() {
   static const script s = detail::make_script(
       "recover", std::string{detail::track_lua} + fail_job_lua + return_job_lua + R"lua(

@@ -28,10 +28,11 @@ constexpr size_t max_status_error = 2000;
 const std::map<std::string, const rq_scripts::script*>& scripts_by_sha() {
   static const std::map<std::string, const rq_scripts::script*> table = [] {
     std::map<std::string, const rq_scripts::script*> t;
-    for (const auto* s : {&rq_scripts::enqueue(), &rq_scripts::reserve(), &rq_scripts::claim(),
-                          &rq_scripts::reclaim(), &rq_scripts::finish(), &rq_scripts::fail(),
-                          &rq_scripts::recover(), &rq_scripts::heartbeat(), &rq_scripts::promote(),
-                          &rq_scripts::rerun()})
+    for (const auto* s :
+         {&rq_scripts::enqueue(), &rq_scripts::reserve(), &rq_scripts::claim(),
+          &rq_scripts::reclaim(), &rq_scripts::finish(), &rq_scripts::finish_records(),
+          &rq_scripts::fail(), &rq_scripts::recover(), &rq_scripts::heartbeat(),
+          &rq_scripts::promote(), &rq_scripts::rerun()})
       t.emplace(s->sha, s);
     return t;
   }();
@@ -206,6 +207,26 @@ caf::expected<std::vector<rq_job>> rq_store::reclaim(const worker_identity& w) {
   return parse_reserved(replies->front());
 }
 
+namespace {
+
+/// What a job of many records failed with, for RQ's exc_string and its status: how many records
+/// failed, and the first few of them with their errors.
+std::string chunk_failure_text(const job_outcome& o) {
+  constexpr size_t named = 5;
+  size_t failed = 0;
+  std::string first;
+  for (const auto& r : o.records) {
+    if (r.ok) continue;
+    if (++failed <= named)
+      first += "; record " + std::to_string(r.index) + ": " + r.error_text.substr(0, 300);
+  }
+  if (failed == 0) return o.error_text;
+  return "pqrt: " + std::to_string(failed) + " of " + std::to_string(o.records.size()) +
+         " records failed" + first;
+}
+
+}  // namespace
+
 caf::error rq_store::record(const worker_identity& w, const std::vector<job_outcome>& outcomes,
                             std::vector<std::string>* states) {
   auto now = std::chrono::system_clock::now();
@@ -227,7 +248,39 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
     batch.clear();
     in_batch = 0;
   };
+  // Jobs of many records: one finish_records call per run of consecutive ones (at most
+  // `records_batch` records).
+  constexpr size_t records_batch = 4096;
+  std::vector<std::string> chunks;
+  size_t chunk_jobs = 0, chunk_records = 0;
+  auto close_chunks = [&] {
+    if (chunk_jobs == 0) return;
+    calls.push_back(evalsha(rq_scripts::finish_records(), {processing}, std::move(chunks)));
+    chunks.clear();
+    chunk_jobs = chunk_records = 0;
+  };
   for (const auto& o : outcomes) {
+    if (o.chunk) {
+      close_batch();
+      if (chunk_jobs > 0 && chunk_records + o.records.size() > records_batch) close_chunks();
+      if (chunk_jobs == 0) chunks = {w.name, ts, now_int, "500"};
+      slots.emplace_back(calls.size(), chunk_jobs++);
+      chunk_records += o.records.size();
+      auto text = chunk_failure_text(o);
+      chunks.insert(chunks.end(),
+                    {o.id, fmt_secs(o.working_secs), o.result_ref,
+                     o.result_ref.empty() ? "" : std::to_string(o.result_bytes),
+                     std::to_string(o.retry_delay), encode_exc_string(text),
+                     text.substr(0, max_status_error), std::to_string(o.records.size())});
+      for (const auto& r : o.records)
+        chunks.insert(chunks.end(), {std::to_string(r.index),
+                                     r.ok      ? "f"
+                                     : r.retry ? "r"
+                                               : "x",
+                                     r.error_text.substr(0, max_status_error)});
+      continue;
+    }
+    close_chunks();
     if (o.ok) {
       auto rv = encode_return_value(o.result, serializer_);
       if (!rv) return rv.error();
@@ -248,6 +301,7 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
     }
   }
   close_batch();
+  close_chunks();
   auto n_calls = calls.size();
   auto replies = run_scripts(std::move(calls));
   if (!replies) return replies.error();
@@ -257,7 +311,14 @@ caf::error rq_store::record(const worker_identity& w, const std::vector<job_outc
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const auto& r = (*replies)[slots[i].first];
     if (r.is_error()) return reply_error("record outcome", r);
-    if (outcomes[i].ok) {
+    if (outcomes[i].chunk) {
+      if (auto err = expect_kind("record outcome", r, {kind::array})) return err;
+      if (slots[i].second >= r.elements.size())
+        return make_error(errc::protocol_error, "record outcome: a batch answered too few jobs");
+      const auto& one = r.elements[slots[i].second];
+      if (auto err = expect_kind("record outcome", one, {kind::string, kind::status})) return err;
+      if (states) states->push_back(one.str);
+    } else if (outcomes[i].ok) {
       if (auto err = expect_kind("record outcome", r, {kind::array})) return err;
       if (slots[i].second >= r.elements.size())
         return make_error(errc::protocol_error, "record outcome: a batch answered too few jobs");

@@ -44,16 +44,27 @@ std::string record_job_id(const std::string& run_id, uint64_t index) {
   return run_id + "-" + std::to_string(index);
 }
 
+bool is_record_job(const std::string& func_name) {
+  return func_name == record_job_func || func_name == records_job_func;
+}
+
 transport::job_call make_record_call(const record_call& rc) {
   transport::job_call call;
-  call.func_name = record_job_func;
-  call.args = py_value::tuple({rc.run_id, rc.dataset_id, rc.index, rc.sealed});
+  if (rc.many) {
+    call.func_name = records_job_func;
+    std::vector<py_value> lines(rc.records.begin(), rc.records.end());
+    call.args = py_value::tuple({rc.run_id, rc.dataset_id, rc.first, py_value::list(lines)});
+  } else {
+    call.func_name = record_job_func;
+    call.args = py_value::tuple(
+        {rc.run_id, rc.dataset_id, rc.first, rc.records.empty() ? "" : rc.records.front()});
+  }
   call.kwargs.items.emplace_back(py_value{"processor"}, py_value{rc.processor});
   return call;
 }
 
 caf::expected<record_call> parse_record_call(const transport::job_call& call) {
-  if (call.func_name != record_job_func)
+  if (!is_record_job(call.func_name))
     return make_error(errc::unsupported, "not a record job: " + call.func_name);
   const std::vector<py_value>* args = nullptr;
   if (const auto* t = call.args.get_if<transport::py_tuple>()) args = &t->items;
@@ -63,15 +74,27 @@ caf::expected<record_call> parse_record_call(const transport::job_call& call) {
   };
   if (!args || args->size() != 4) return bad("expected 4 arguments");
   record_call rc;
+  rc.many = call.func_name == records_job_func;
   const auto* run = str_of((*args)[0]);
   const auto* dataset = str_of((*args)[1]);
   const auto* index = (*args)[2].get_if<int64_t>();
-  const auto* sealed = str_of((*args)[3]);
-  if (!run || !dataset || !index || *index < 0 || !sealed) return bad("arguments of wrong types");
+  if (!run || !dataset || !index || *index < 0) return bad("arguments of wrong types");
   rc.run_id = *run;
   rc.dataset_id = *dataset;
-  rc.index = static_cast<uint64_t>(*index);
-  rc.sealed = *sealed;
+  rc.first = static_cast<uint64_t>(*index);
+  if (rc.many) {
+    const auto* lines = (*args)[3].get_if<transport::py_list>();
+    if (!lines || lines->items.empty()) return bad("no list of records");
+    for (const auto& line : lines->items) {
+      const auto* sealed = str_of(line);
+      if (!sealed) return bad("a record that is not a str");
+      rc.records.push_back(*sealed);
+    }
+  } else {
+    const auto* sealed = str_of((*args)[3]);
+    if (!sealed) return bad("arguments of wrong types");
+    rc.records.push_back(*sealed);
+  }
   for (const auto& [k, v] : call.kwargs.items)
     if (const auto* key = str_of(k); key && *key == "processor")
       if (const auto* name = str_of(v)) rc.processor = *name;

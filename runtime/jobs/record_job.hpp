@@ -1,11 +1,13 @@
 #pragma once
 
-/// pqrt's record jobs: one RQ job per encrypted record of a run, and the built-in record
+/// pqrt's record jobs: RQ jobs that carry encrypted records of a run, and the built-in record
 /// processors that can stand in for a processing script.
 ///
 /// A record job is the RQ call `pqrt.record(run_id, dataset_id, index, sealed_line,
-/// processor=NAME)`; its id is `<run id>-<index>`, so enqueuing a run twice never duplicates a job.
-/// The record stays sealed in Redis; only an executor opens it, in memory.
+/// processor=NAME)` (one record, `records_per_job` 1) or `pqrt.records(run_id, dataset_id, first,
+/// [sealed_line, ...], processor=NAME)` (the contiguous records first, first + 1, ...). Its id is
+/// `<run id>-<index of its first record>`, so enqueuing a run twice never duplicates a job. The
+/// records stay sealed in Redis; only an executor opens them, in memory.
 
 #include <chrono>
 #include <cstdint>
@@ -18,17 +20,22 @@
 
 namespace pqrt {
 
-/// The RQ function name of a record job.
+/// The RQ function names of record jobs: one record, many records.
 inline const std::string record_job_func = "pqrt.record";
+inline const std::string records_job_func = "pqrt.records";
 
 /// What a record job carries.
 struct record_call {
   std::string run_id;
   std::string dataset_id;
-  uint64_t index = 0;
-  std::string sealed;     ///< the record's sealed base64 line
-  std::string processor;  ///< exec or a built-in record processor
+  uint64_t first = 0;                ///< the index of its first record
+  std::vector<std::string> records;  ///< the records' sealed base64 lines, from `first` on
+  std::string processor;             ///< exec or a built-in record processor
+  bool many = false;                 ///< `pqrt.records` (else `pqrt.record`: exactly one)
 };
+
+/// True for the function names of record jobs.
+bool is_record_job(const std::string& func_name);
 
 /// `<run id>-<index>`.
 std::string record_job_id(const std::string& run_id, uint64_t index);

@@ -1,8 +1,10 @@
 // RQ's serialized job fields (transport/rq_job_data.cpp, rq_zlib.cpp and the serializers below
 // them). The first byte picks the field: job `data` (zlib + pickle or JSON, under the default
 // job_data_max_mb), a results stream `return_value` (base64 + pickle or JSON), `exc_string`
-// (base64 + zlib) or `exc_info` (zlib or raw). A job read back must encode and read back equal.
+// (base64 + zlib) or `exc_info` (zlib or raw). A job read back must encode and read back equal;
+// one that reads as a pqrt record job (runtime/jobs/record_job.cpp) must make the same call again.
 #include "fuzz.hpp"
+#include "runtime/jobs/record_job.hpp"
 #include "transport/rq_job_data.hpp"
 
 using namespace pqrt::transport;
@@ -20,6 +22,13 @@ void job_data(std::string_view bytes, rq_serializer serializer) {
   PQRT_FUZZ_CHECK(again->instance == call->instance);
   PQRT_FUZZ_CHECK(again->args == call->args);
   PQRT_FUZZ_CHECK(py_value{again->kwargs} == py_value{call->kwargs});
+  auto rc = pqrt::parse_record_call(*call);
+  if (!rc) return;
+  auto back = pqrt::parse_record_call(pqrt::make_record_call(*rc));
+  PQRT_FUZZ_CHECK(back);
+  PQRT_FUZZ_CHECK(back->run_id == rc->run_id && back->dataset_id == rc->dataset_id);
+  PQRT_FUZZ_CHECK(back->first == rc->first && back->many == rc->many);
+  PQRT_FUZZ_CHECK(back->records == rc->records && back->processor == rc->processor);
 }
 
 void return_value(std::string_view field, rq_serializer serializer) {

@@ -97,6 +97,12 @@ def rq_job_data():
         "job_pickle_raw": b"\x00" + pickle.dumps(call, protocol=5),
         "job_wrong_shape": b"\x01" + zlib.compress(b'["f", null, 3, {}]'),
         "job_truncated_zlib": b"\x00" + zlib.compress(pickle.dumps(call, protocol=5))[:-6],
+        "record_job": b"\x00" + zlib.compress(pickle.dumps(
+            ("pqrt.record", None, ("r1", "ds", 4, "c2VhbGVk"), {"processor": "sha256"}),
+            protocol=5)),
+        "records_job": b"\x00" + zlib.compress(pickle.dumps(
+            ("pqrt.records", None, ("r1", "ds", 64, ["c2VhbGVk", "b3RoZXI="]),
+             {"processor": "exec"}), protocol=5)),
         "return_pickle": b"\x02" + b64(pickle.dumps({"sha": "ab", "n": [1]}, protocol=5)).encode(),
         "return_json": b"\x03" + b64(b'{"ok": true}').encode(),
         "exc_string": b"\x04" + b64(zlib.compress(b"Traceback (most recent call last):\n")).encode(),

@@ -409,6 +409,157 @@ TEST_CASE_FIXTURE(store_fixture,
   CHECK(num({"LLEN", keys::queue("default")}) == 0);
 }
 
+namespace {
+
+/// A job of `n` records of run r1 from `first` on, as the scheduler writes it (retries: 1).
+job_spec chunk_job(uint64_t first, uint64_t n) {
+  job_spec spec;
+  spec.id = "r1-" + std::to_string(first);
+  spec.call = {
+      "pqrt.records", py_value{}, py_value::tuple({"r1", "ds", first, py_value::list({})}), {}};
+  spec.retries = 1;
+  spec.extra_fields = {{"pqrt_run", "r1"},
+                       {"pqrt_index", std::to_string(first)},
+                       {"pqrt_count", std::to_string(n)},
+                       {"pqrt_status", "task-status-r1-"}};
+  return spec;
+}
+
+job_outcome chunk_outcome(const std::string& id, std::vector<record_outcome> records) {
+  job_outcome o;
+  o.id = id;
+  o.chunk = true;
+  o.records = std::move(records);
+  o.ok = true;
+  for (const auto& r : o.records)
+    o.ok = o.ok && r.ok;
+  o.result_ref = "r1/results/blob-" + id;
+  o.result_bytes = 100;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(store_fixture,
+                  "a job of many records: each record accounted alone, only failed ones retried") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  auto added = store.enqueue({chunk_job(8, 4)});
+  REQUIRE(added);
+  CHECK(*added == 4);  // records
+  for (int i = 8; i < 12; ++i) {
+    CHECK(str({"HGET", "task-status-r1-" + std::to_string(i), "state"}) == "queued");
+    CHECK(str({"HGET", "task-status-r1-" + std::to_string(i), "job_id"}) == "r1-8");
+  }
+  CHECK(*store.enqueue({chunk_job(8, 4)}) == 0);  // queued: left alone
+  auto jobs = reserve(a, 4);
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].field("pqrt_ended") == "0000");
+  CHECK(*store.enqueue({chunk_job(8, 4)}) == 0);  // running: left alone
+  // Records 8 and 11 succeed, 9 fails (worth a retry), 10 does not open (never retried).
+  auto first = chunk_outcome("r1-8", {{8, true, "", false},
+                                      {9, false, "script exited 1", true},
+                                      {10, false, "record 10 does not open", false},
+                                      {11, true, "", false}});
+  first.retry_delay = 0;
+  std::vector<std::string> states;
+  REQUIRE(store.record(a, {first}, &states) == caf::none);
+  CHECK(states == std::vector<std::string>{"retried"});
+  CHECK(str({"HGET", keys::job("r1-8"), "status"}) == "queued");
+  CHECK(str({"HGET", keys::job("r1-8"), "retries_left"}) == "0");
+  CHECK(str({"HGET", "task-status-r1-8", "state"}) == "finished");
+  CHECK(str({"HGET", "task-status-r1-8", "result"}) == "r1/results/blob-r1-8");
+  CHECK(str({"HGET", "task-status-r1-8", "attempts"}) == "1");
+  CHECK(str({"HGET", "task-status-r1-9", "state"}) == "queued");
+  CHECK(str({"HGET", "task-status-r1-9", "error"}) == "script exited 1");
+  CHECK(str({"HGET", "task-status-r1-10", "state"}) == "failed");
+  CHECK(str({"HGET", "task-status-r1-10", "error"}) == "record 10 does not open");
+  CHECK(str({"HGET", "pqrt:run:r1:blobs", "r1/results/blob-r1-8"}) == "100");
+  auto counts = store.count_run("r1");
+  REQUIRE(counts);
+  CHECK(counts->finished == 2);
+  CHECK(counts->failed == 1);
+  // The retry skips the records that ended: only 9 runs, and fails again with no retry left.
+  jobs = reserve(a, 4);
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].field("pqrt_ended") == "1011");
+  auto second = chunk_outcome("r1-8", {{9, false, "script exited 1 again", true}});
+  REQUIRE(store.record(a, {second}, &states) == caf::none);
+  CHECK(states == std::vector<std::string>{"failed"});
+  CHECK(str({"HGET", keys::job("r1-8"), "status"}) == "failed");
+  CHECK_FALSE(cmd({"ZSCORE", keys::failed("default"), "r1-8"}).is_nil());
+  CHECK(str({"HGET", "task-status-r1-9", "state"}) == "failed");
+  CHECK(str({"HGET", "task-status-r1-9", "attempts"}) == "2");
+  CHECK(str({"HGET", "task-status-r1-8", "result"}) == "r1/results/blob-r1-8");  // kept
+  auto finished = store.run_bitmap("r1", false, 12);
+  auto failed = store.run_bitmap("r1", true, 12);
+  REQUIRE(finished);
+  REQUIRE(failed);
+  CHECK(std::vector<bool>(finished->begin() + 8, finished->end()) ==
+        std::vector<bool>{true, false, false, true});
+  CHECK(std::vector<bool>(failed->begin() + 8, failed->end()) ==
+        std::vector<bool>{false, true, true, false});
+  auto latest = store.latest_result("r1-8");
+  REQUIRE(latest);
+  // Every record ended: a second scheduler adds nothing.
+  CHECK(*store.enqueue({chunk_job(8, 4)}) == 0);
+  CHECK(num({"LLEN", keys::queue("default")}) == 0);
+}
+
+TEST_CASE_FIXTURE(store_fixture,
+                  "a record of a finished job of many records run again: only it, in that job") {
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({chunk_job(0, 3)}));
+  REQUIRE(reserve(a, 1).size() == 1);
+  std::vector<std::string> states;
+  REQUIRE(
+      store.record(a,
+                   {chunk_outcome(
+                       "r1-0", {{0, true, "", false}, {1, true, "", false}, {2, true, "", false}})},
+                   &states) == caf::none);
+  CHECK(states == std::vector<std::string>{"finished"});
+  CHECK(str({"HGET", keys::job("r1-0"), "status"}) == "finished");
+  CHECK(num({"ZCARD", keys::finished("default")}) == 1);
+  CHECK(str({"HGET", keys::worker("worker-a"), "successful_job_count"}) == "1");
+  // Its result blob was lost: the scheduler takes record 1 back and enqueues the run again.
+  auto taken = store.rerun_records(
+      "r1", "default", {{"r1-1", 1, "task-status-r1-1", "r1/results/blob-r1-0", "blob missing"}});
+  REQUIRE(taken);
+  CHECK(*taken == 1);
+  auto added = store.enqueue({chunk_job(0, 3)});
+  REQUIRE(added);
+  CHECK(*added == 1);
+  CHECK(str({"HGET", "task-status-r1-1", "state"}) == "queued");
+  CHECK(str({"HGET", "task-status-r1-1", "rerun"}) == "blob missing");
+  CHECK(str({"HGET", "task-status-r1-0", "state"}) == "finished");  // untouched
+  auto jobs = reserve(a, 1);
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].field("pqrt_ended") == "101");
+  REQUIRE(store.record(a, {chunk_outcome("r1-0", {{1, true, "", false}})}, &states) == caf::none);
+  CHECK(states == std::vector<std::string>{"finished"});
+  auto counts = store.count_run("r1");
+  REQUIRE(counts);
+  CHECK(counts->finished == 3);
+}
+
+TEST_CASE_FIXTURE(store_fixture,
+                  "a job of many records that keeps killing workers fails its open records") {
+  store.liveness().max_attempts = 1;
+  REQUIRE(store.register_worker(a) == caf::none);
+  REQUIRE(store.enqueue({chunk_job(0, 3)}));
+  REQUIRE(reserve(a, 1).size() == 1);
+  cmd({"SETBIT", "pqrt:run:r1:finished", "0", "1"});  // record 0 ended in an earlier attempt
+  cmd({"DEL", keys::alive("worker-a")});
+  REQUIRE(store.recover_dead_workers());
+  CHECK(str({"HGET", keys::job("r1-0"), "status"}) == "failed");
+  CHECK(str({"HGET", "task-status-r1-1", "state"}) == "failed");
+  CHECK(str({"HGET", "task-status-r1-2", "error"}).find("died") != std::string::npos);
+  CHECK(str({"HGET", "task-status-r1-0", "state"}) == "queued");  // not touched
+  auto counts = store.count_run("r1");
+  REQUIRE(counts);
+  CHECK(counts->finished == 1);
+  CHECK(counts->failed == 2);
+}
+
 TEST_CASE_FIXTURE(store_fixture, "rq suspend stops reserving") {
   REQUIRE(store.register_worker(a) == caf::none);
   REQUIRE(store.enqueue({echo("s1")}));

@@ -89,7 +89,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   pqrt::transport::rq_job record_job(const std::string& sealed) {
-    return job(pqrt::make_record_call({"run1", "ds", 4, sealed, "sha256"}));
+    return job(pqrt::make_record_call({"run1", "ds", 4, {sealed}, "sha256"}));
   }
 
   std::string seal(const std::string& text, uint64_t index = 4) {
@@ -153,12 +153,13 @@ TEST_CASE_FIXTURE(fixture, "a record job is opened with the run's key and its re
   auto expected = pqrt::run_record_processor(
       "sha256", "hello", std::chrono::steady_clock::now() + std::chrono::seconds{10});
   REQUIRE(expected);
-  CHECK(p.plaintext == *expected);
+  REQUIRE(p.records.size() == 1);
+  CHECK(p.records[0].plaintext == *expected);
   CHECK(p.outcome.id == "j1");
   CHECK(p.outcome.ok);
   CHECK(p.run_id == "run1");
   CHECK(p.dataset_id == "ds");
-  CHECK(p.index == 4);
+  CHECK(p.records[0].index == 4);
   REQUIRE(p.cipher);
   CHECK(p.cipher->key_check() == pqrt::crypto::key_check_hex(*key));
 }
@@ -177,7 +178,7 @@ TEST_CASE_FIXTURE(fixture, "results are held for a result_encryptor that is rest
   auto first = pqrt::run_record_processor(
       "sha256", "a", std::chrono::steady_clock::now() + std::chrono::seconds{10});
   REQUIRE(first);
-  CHECK((*forwarded)[0].plaintext == *first);
+  CHECK((*forwarded)[0].records.at(0).plaintext == *first);
 }
 
 TEST_CASE_FIXTURE(fixture, "a tampered record, or one sealed for another index, fails alone") {
@@ -202,4 +203,64 @@ TEST_CASE_FIXTURE(fixture, "a record job on a worker without storage fails, to b
   auto r = run(record_job(seal("hello")));
   CHECK_FALSE(r.outcome.ok);
   CHECK(r.outcome.error_text.find("no storage configured") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "a job of many records runs each record alone, skipping those that ended") {
+  start();
+  auto tampered = seal("two", 12);
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  auto j =
+      job(pqrt::make_record_call({"run1",
+                                  "ds",
+                                  10,
+                                  {seal("zero", 10), seal("one", 11), tampered, seal("three", 13)},
+                                  "sha256",
+                                  true}));
+  j.fields["pqrt_ended"] = "0100";  // record 11 finished in an earlier attempt
+  auto r = run(j);
+  CHECK(r.to == pqrt::executor_reply::path::forwarded);
+  CHECK(r.records == 2);
+  CHECK_FALSE(r.outcome.ok);
+  REQUIRE(forwarded->size() == 1);
+  const auto& p = forwarded->front();
+  CHECK(p.outcome.chunk);
+  REQUIRE(p.records.size() == 2);
+  CHECK(p.records[0].index == 10);
+  CHECK(p.records[1].index == 13);
+  auto three = pqrt::run_record_processor(
+      "sha256", "three", std::chrono::steady_clock::now() + std::chrono::seconds{10});
+  REQUIRE(three);
+  CHECK(p.records[1].plaintext == *three);
+  // The outcome names each record run: the tampered one failed for good, alone.
+  REQUIRE(p.outcome.records.size() == 3);
+  CHECK(p.outcome.records[0].index == 10);
+  CHECK(p.outcome.records[0].ok);
+  CHECK(p.outcome.records[1].index == 12);
+  CHECK_FALSE(p.outcome.records[1].ok);
+  CHECK_FALSE(p.outcome.records[1].retry);
+  CHECK(p.outcome.records[1].error_text.find("record 12 of data set ds does not open") !=
+        std::string::npos);
+  CHECK(p.outcome.records[2].ok);
+}
+
+TEST_CASE_FIXTURE(fixture, "a job of many records that all fail is recorded, nothing stored") {
+  start();
+  auto j = job(pqrt::make_record_call(
+      {"run1", "ds", 0, {seal("a", 5), seal("b", 6)}, "sha256", true}));  // wrong indices
+  auto r = run(j);
+  CHECK(r.to == pqrt::executor_reply::path::record);
+  CHECK(r.outcome.chunk);
+  CHECK_FALSE(r.outcome.ok);
+  REQUIRE(r.outcome.records.size() == 2);
+  CHECK_FALSE(r.outcome.records[0].ok);
+  CHECK_FALSE(r.outcome.records[1].ok);
+  CHECK(forwarded->empty());
+  // Every record ended before: the job finishes with nothing run.
+  j.fields["pqrt_ended"] = "11";
+  auto none = run(j);
+  CHECK(none.to == pqrt::executor_reply::path::record);
+  CHECK(none.outcome.chunk);
+  CHECK(none.outcome.ok);
+  CHECK(none.outcome.records.empty());
 }

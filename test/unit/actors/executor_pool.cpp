@@ -264,7 +264,8 @@ TEST_CASE_FIXTURE(fixture,
     REQUIRE(sealed);
     pqrt::transport::job_spec spec;
     spec.id = "job-" + std::to_string(i);
-    spec.call = pqrt::make_record_call({"run1", "ds", static_cast<uint64_t>(i), *sealed, "sha256"});
+    spec.call =
+        pqrt::make_record_call({"run1", "ds", static_cast<uint64_t>(i), {*sealed}, "sha256"});
     specs.push_back(spec);
   }
   REQUIRE(ws.make_store({})->enqueue(specs));

@@ -71,16 +71,26 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   /// A data file of `n` records sealed with `with` for data set "ds".
-  void put_data(size_t n, const pqrt::crypto::shared_secret& with) {
+  void put_data(size_t n, const pqrt::crypto::shared_secret& with, size_t pad = 0) {
     pqrt::crypto::record_cipher cipher{with};
     std::string file = pqrt::crypto::records_header("ds", cipher.key_check()) + "\n";
     for (size_t i = 0; i < n; ++i) {
-      auto line = cipher.seal("ds", i, "record " + std::to_string(i));
+      auto line = cipher.seal("ds", i, "record " + std::to_string(i) + std::string(pad, 'p'));
       REQUIRE(line);
       file += *line + "\n";
     }
     REQUIRE_FALSE(
         pqrt::transport::make_local_blob_store(dir.path)->put("inputs", "data.enc", file));
+  }
+
+  /// The call of a queued job, decoded.
+  pqrt::record_call call_of(const std::string& id) {
+    auto call = pqrt::transport::decode_job_data(redis->jobs[id].fields["data"],
+                                                 pqrt::transport::rq_serializer::pickle, 64 << 20);
+    REQUIRE(call);
+    auto rc = pqrt::parse_record_call(*call);
+    REQUIRE(rc);
+    return *rc;
   }
 
   /// Runs one enqueue pass to its end; whether the parser ended normally.
@@ -121,4 +131,54 @@ TEST_CASE_FIXTURE(fixture, "a data file sealed with another key ends the run, en
   CHECK(redis->queued("runq").empty());
   CHECK(*shutdown_asked);
   CHECK(ps->outcome->fatal.find("was sealed with data key") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "with records_per_job, a job carries that many records; a run keeps its cut") {
+  ps->records_per_job = 64;
+  put_data(2500, key);
+  REQUIRE(run_pass());
+  auto queued = redis->queued("runq");
+  REQUIRE(queued.size() == 40);  // 39 of 64 records, then the last 4
+  CHECK(queued[1] == pqrt::record_job_id("r1", 64));
+  CHECK(queued.back() == pqrt::record_job_id("r1", 2496));
+  auto& last = redis->jobs[queued.back()].fields;
+  CHECK(last["pqrt_index"] == "2496");
+  CHECK(last["pqrt_count"] == "4");
+  CHECK(last["pqrt_status"] == "task-status-r1-");
+  CHECK(last["pqrt_record_timeout"] == "300");
+  CHECK(last["timeout"] == "1200");
+  auto rc = call_of(queued[1]);
+  CHECK(rc.many);
+  CHECK(rc.first == 64);
+  REQUIRE(rc.records.size() == 64);
+  pqrt::crypto::record_cipher cipher{key};
+  auto opened = cipher.open("ds", 64 + 63, rc.records[63]);
+  REQUIRE(opened);
+  CHECK(*opened == "record 127");
+  CHECK(redis->runs["r1"]["total"] == "2500");
+  CHECK(redis->runs["r1"]["records_per_job"] == "64");
+  // A second scheduler configured otherwise cuts the run's jobs as the first did: none added.
+  ps->records_per_job = 1;
+  REQUIRE(run_pass());
+  CHECK(redis->queued("runq").size() == 40);
+}
+
+TEST_CASE_FIXTURE(fixture, "a job of many records stays under 4 MiB of sealed records") {
+  ps->records_per_job = 64;
+  put_data(100, key, 100 * 1024);  // ~137 KiB sealed each: 30 fit in 4 MiB
+  REQUIRE(run_pass());
+  auto queued = redis->queued("runq");
+  REQUIRE(queued.size() == 4);
+  uint64_t next = 0;
+  for (const auto& id : queued) {
+    auto rc = call_of(id);
+    CHECK(rc.first == next);
+    size_t bytes = 0;
+    for (const auto& r : rc.records)
+      bytes += r.size();
+    CHECK(bytes <= (4u << 20));
+    next += rc.records.size();
+  }
+  CHECK(next == 100);
 }

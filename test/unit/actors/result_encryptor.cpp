@@ -60,8 +60,7 @@ struct fixture : test_coordinator_fixture<> {
     r.outcome.ok = true;
     r.run_id = "run1";
     r.dataset_id = "ds1";
-    r.index = index;
-    r.plaintext = std::move(text);
+    r.records.push_back({index, std::move(text), {}});
     r.cipher = cipher;
     return r;
   }
@@ -73,9 +72,9 @@ TEST_CASE_FIXTURE(fixture, "a result is sealed for its run and index and its pla
   self->send(encryptor, pqrt::seal_atom::value, result(7, "secret result"));
   sched.run();
   REQUIRE(seen->written.size() == 1);
-  const auto& w = seen->written.front();
+  const auto& w = seen->written.front().records.at(0);
   CHECK(w.plaintext.empty());
-  CHECK_FALSE(w.cipher);  // the key's ciphers do not travel further
+  CHECK_FALSE(seen->written.front().cipher);  // the key's ciphers do not travel further
   CHECK(w.sealed.find("secret") == std::string::npos);
   pqrt::crypto::record_cipher cipher{key};
   auto binding = pqrt::result_binding("ds1", "run1");
@@ -98,7 +97,7 @@ TEST_CASE_FIXTURE(fixture, "a result without its run's cipher fails its job alon
   CHECK_FALSE(seen->recorded[0].ok);
   CHECK(seen->recorded[0].error_text.find("sealing the result failed") != std::string::npos);
   REQUIRE(seen->written.size() == 1);
-  CHECK(seen->written[0].index == 4);
+  CHECK(seen->written[0].records.at(0).index == 4);
 }
 
 TEST_CASE_FIXTURE(fixture, "results are held for a result_writer that is restarting") {
@@ -112,6 +111,6 @@ TEST_CASE_FIXTURE(fixture, "results are held for a result_writer that is restart
   self->send(encryptor, pqrt::wire_atom::value, std::string{"result_writer"}, writer);
   sched.run();
   REQUIRE(seen->written.size() == 2);
-  CHECK(seen->written[0].index == 1);  // in order
-  CHECK(seen->written[1].index == 2);
+  CHECK(seen->written[0].records.at(0).index == 1);  // in order
+  CHECK(seen->written[1].records.at(0).index == 2);
 }

@@ -63,8 +63,7 @@ struct fixture : test_coordinator_fixture<> {
     r.outcome.id = run + ":" + std::to_string(index);
     r.outcome.ok = true;
     r.run_id = run;
-    r.index = index;
-    r.sealed = sealed;
+    r.records.push_back({index, {}, sealed});
     self->send(writer, pqrt::result_atom::value, std::move(r));
   }
 

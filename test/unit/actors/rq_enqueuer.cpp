@@ -34,14 +34,15 @@ struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<std::vector<std::string>> events = std::make_shared<std::vector<std::string>>();
   caf::actor enqueuer;
   caf::actor writer;
+  std::shared_ptr<pqrt::pipeline_settings> ps = std::make_shared<pqrt::pipeline_settings>();
 
   fixture() {
     pqrt::worker_settings ws;
     ws.make_store = pqrt::test::memory_store_factory(redis);
-    auto ps = std::make_shared<pqrt::pipeline_settings>();
     ps->run_id = "r1";
     ps->queue = "runq";
     ps->processor = "sha256";
+    ps->records_per_job = 16;
     ps->data_blob = "data.enc";
     ps->results_container = "results";
     enqueuer = pqrt::spawn_rq_enqueuer(sys, ws, ps, pqrt::spawn_mode::scheduled);
@@ -66,8 +67,11 @@ struct fixture : test_coordinator_fixture<> {
 }  // namespace
 
 TEST_CASE_FIXTURE(fixture, "hello describes the run once; another data set for it is refused") {
-  REQUIRE(ask<caf::ok_atom>(pqrt::hello_atom::value, std::string{"ds"}, std::string{"kc"}));
+  auto per_job = ask<uint64_t>(pqrt::hello_atom::value, std::string{"ds"}, std::string{"kc"});
+  REQUIRE(per_job);
+  CHECK(*per_job == 16);
   auto& run = redis->runs["r1"];
+  CHECK(run["records_per_job"] == "16");
   CHECK(run["dataset"] == "ds");
   CHECK(run["queue"] == "runq");
   CHECK(run["processor"] == "sha256");
@@ -75,10 +79,19 @@ TEST_CASE_FIXTURE(fixture, "hello describes the run once; another data set for i
   CHECK(run["state"] == "enqueuing");
   auto created = run["created_at"];
   CHECK_FALSE(created.empty());
-  // A second scheduler for the same run and data set: the run is kept as it was created.
-  REQUIRE(ask<caf::ok_atom>(pqrt::hello_atom::value, std::string{"ds"}, std::string{"kc"}));
+  // A second scheduler for the same run and data set: the run is kept as it was created, and
+  // so are its jobs' cut, whatever this scheduler's records_per_job says.
+  ps->records_per_job = 1;
+  auto again = ask<uint64_t>(pqrt::hello_atom::value, std::string{"ds"}, std::string{"kc"});
+  REQUIRE(again);
+  CHECK(*again == 16);
   CHECK(redis->runs["r1"]["created_at"] == created);
-  auto other = ask<caf::ok_atom>(pqrt::hello_atom::value, std::string{"other"}, std::string{"kc"});
+  // A run enqueued before records_per_job existed has one record per job.
+  redis->runs["r1"].erase("records_per_job");
+  auto old = ask<uint64_t>(pqrt::hello_atom::value, std::string{"ds"}, std::string{"kc"});
+  REQUIRE(old);
+  CHECK(*old == 1);
+  auto other = ask<uint64_t>(pqrt::hello_atom::value, std::string{"other"}, std::string{"kc"});
   REQUIRE_FALSE(other);
   CHECK(caf::to_string(other.error()).find("choose another run id") != std::string::npos);
 }
@@ -95,7 +108,7 @@ TEST_CASE_FIXTURE(fixture, "a batch sent twice adds its jobs once") {
 }
 
 TEST_CASE_FIXTURE(fixture, "done records the total, starts the run and tells the status writer") {
-  REQUIRE(ask<caf::ok_atom>(pqrt::hello_atom::value, std::string{"ds"}, std::string{"kc"}));
+  REQUIRE(ask<uint64_t>(pqrt::hello_atom::value, std::string{"ds"}, std::string{"kc"}));
   REQUIRE(ask<caf::ok_atom>(pqrt::done_atom::value, uint64_t{2}, uint64_t{2}));
   CHECK(redis->runs["r1"]["total"] == "2");
   CHECK(redis->runs["r1"]["state"] == "running");
