@@ -17,7 +17,7 @@ namespace pqrt {
 namespace {
 
 /// How long one read waits (bounds how long a stop waits for this actor).
-constexpr auto read_wait = std::chrono::milliseconds{500};
+constexpr auto read_wait = std::chrono::milliseconds{200};
 constexpr auto reconnect_pause = std::chrono::milliseconds{1000};
 
 struct listener_state {

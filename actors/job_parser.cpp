@@ -68,8 +68,9 @@ transport::job_spec make_spec(job_parser_actor* self, uint64_t first,
   spec.id = record_job_id(ps.run_id, first);
   spec.queue = ps.queue;
   bool many = st.per_job > 1;
-  spec.call =
-      make_record_call({ps.run_id, st.dataset, first, std::move(lines), ps.processor, many});
+  spec.call = make_record_call(
+      {ps.run_id, st.dataset, first, std::move(lines), ps.processor, many, ps.records_as_bytes});
+  spec.compress = !(many && ps.records_as_bytes);  // sealed bytes do not compress
   spec.result_ttl = 86400;
   spec.retries = ps.max_attempts - 1;
   spec.extra_fields = {{"pqrt_run", ps.run_id}, {"pqrt_index", std::to_string(first)}};

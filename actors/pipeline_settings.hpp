@@ -48,6 +48,8 @@ struct pipeline_settings {
 
   /// Records per RQ job (`records_per_job`; a run keeps the value its first scheduler used).
   uint64_t records_per_job = 1;
+  /// Jobs of many records carry them as bytes, uncompressed (the pickle serializer).
+  bool records_as_bytes = true;
   std::chrono::seconds script_timeout{300};
   int64_t max_attempts = 3;
   std::string script_interpreter = "/usr/bin/python3";

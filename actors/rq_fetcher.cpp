@@ -16,7 +16,7 @@ namespace {
 /// Most jobs reserved in one round trip.
 constexpr size_t reserve_batch = 64;
 /// How long one blocking wait on an empty queue lasts (bounds how long a stop waits).
-constexpr auto idle_wait = std::chrono::milliseconds{1000};
+constexpr auto idle_wait = std::chrono::milliseconds{200};
 constexpr auto error_pause = std::chrono::milliseconds{500};
 
 struct fetcher_state {

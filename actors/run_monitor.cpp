@@ -319,7 +319,16 @@ void tick(run_monitor_actor* self) {
     log::warn("run_monitor", "recovery sweep failed", {{"error", render(recovered.error())}});
   if (auto promoted = st.store->promote_scheduled({st.settings->queue}); !promoted)
     log::warn("run_monitor", "promoting retries failed", {{"error", render(promoted.error())}});
-  self->delayed_send(self, tick_every, tick_atom::value);
+  // In the run's last second (at the recent rate) the end is looked for sooner: a run is done
+  // when its last record is, not up to a tick later.
+  auto next = std::chrono::duration_cast<caf::timespan>(tick_every);
+  if (p && p->total >= 0 && st.rate > 0) {
+    auto eta = static_cast<double>(p->total - p->finished - p->failed) / st.rate;
+    if (eta < 1.0)
+      next = std::chrono::duration_cast<caf::timespan>(
+          std::chrono::duration<double>{std::max(0.05, eta / 2)});
+  }
+  self->delayed_send(self, next, tick_atom::value);
 }
 
 caf::behavior run_monitor(run_monitor_actor* self, worker_settings ws,

@@ -109,7 +109,7 @@ caf::error check_job_spec(const job_spec& spec) {
 
 caf::expected<std::vector<std::string>> job_fields(const job_spec& spec, rq_serializer serializer) {
   if (auto err = check_job_spec(spec)) return err;
-  auto data = encode_job_data(spec.call, serializer);
+  auto data = encode_job_data(spec.call, serializer, spec.compress);
   if (!data) return data.error();
   std::vector<std::string> f{"data",
                              std::move(*data),

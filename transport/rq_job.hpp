@@ -29,6 +29,10 @@ struct job_spec {
   int64_t retries = 0;         ///< RQ's Retry(max): stored as retries_left
   std::vector<int64_t> retry_intervals;
   bool at_front = false;
+  /// zlib the `data` field, as RQ writes it. Off for data that does not compress (sealed records
+  /// as bytes): RQ reads such data as it is (its fallback for data that is not zlib), and so does
+  /// pqrt.
+  bool compress = true;
   /// Further hash fields, written as given (pqrt's run tracking: pqrt_run, pqrt_index,
   /// pqrt_status). Python RQ ignores fields it does not know.
   std::vector<std::pair<std::string, std::string>> extra_fields;

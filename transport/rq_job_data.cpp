@@ -64,7 +64,8 @@ caf::expected<py_value> rq_loads(std::string_view bytes, rq_serializer serialize
   return json_loads(bytes);
 }
 
-caf::expected<std::string> encode_job_data(const job_call& call, rq_serializer serializer) {
+caf::expected<std::string> encode_job_data(const job_call& call, rq_serializer serializer,
+                                           bool compress) {
   if (!call.args.is<py_tuple>() && !call.args.is<py_list>())
     return make_error(
         errc::invalid_argument,
@@ -72,6 +73,7 @@ caf::expected<std::string> encode_job_data(const job_call& call, rq_serializer s
   auto tuple = py_value::tuple({call.func_name, call.instance, call.args, call.kwargs});
   auto bytes = rq_dumps(tuple, serializer);
   if (!bytes) return with_prefix(bytes.error(), "job data");
+  if (!compress) return std::move(*bytes);
   return zlib_compress(*bytes);
 }
 

@@ -40,9 +40,11 @@ struct job_call {
   py_dict kwargs;                       ///< keyword arguments
 };
 
-/// The hash field `data`: zlib of the serialized 4-tuple. `invalid_argument` when `args` is not a
-/// tuple or list; otherwise as `rq_dumps`.
-caf::expected<std::string> encode_job_data(const job_call& call, rq_serializer serializer);
+/// The hash field `data`: zlib of the serialized 4-tuple (without `compress`, the serialized
+/// tuple itself, which RQ and `decode_job_data` read as it is). `invalid_argument` when `args` is
+/// not a tuple or list; otherwise as `rq_dumps`.
+caf::expected<std::string> encode_job_data(const job_call& call, rq_serializer serializer,
+                                           bool compress = true);
 
 /// The default cap on a job's decompressed `data` (`job_data_max_mb`): far above the largest
 /// legitimate job (a chunk of sealed records), far below what would hurt a worker.

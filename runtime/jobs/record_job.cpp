@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "crypto/base64.hpp"
 #include "runtime/base/error.hpp"
 
 namespace pqrt {
@@ -52,7 +53,21 @@ transport::job_call make_record_call(const record_call& rc) {
   transport::job_call call;
   if (rc.many) {
     call.func_name = records_job_func;
-    std::vector<py_value> lines(rc.records.begin(), rc.records.end());
+    std::vector<py_value> lines;
+    lines.reserve(rc.records.size());
+    for (const auto& line : rc.records) {
+      if (rc.as_bytes) {
+        auto raw = crypto::base64_decode(line);
+        if (raw) {
+          std::string bytes{raw->begin(), raw->end()};
+          if (crypto::base64_encode(bytes) == line) {  // read back as the very same line
+            lines.push_back(py_value::bytes(bytes));
+            continue;
+          }
+        }
+      }
+      lines.emplace_back(line);
+    }
     call.args = py_value::tuple({rc.run_id, rc.dataset_id, rc.first, py_value::list(lines)});
   } else {
     call.func_name = record_job_func;
@@ -86,8 +101,12 @@ caf::expected<record_call> parse_record_call(const transport::job_call& call) {
     const auto* lines = (*args)[3].get_if<transport::py_list>();
     if (!lines || lines->items.empty()) return bad("no list of records");
     for (const auto& line : lines->items) {
+      if (const auto* raw = line.get_if<transport::py_bytes>()) {
+        rc.records.push_back(crypto::base64_encode(raw->data));
+        continue;
+      }
       const auto* sealed = str_of(line);
-      if (!sealed) return bad("a record that is not a str");
+      if (!sealed) return bad("a record that is neither str nor bytes");
       rc.records.push_back(*sealed);
     }
   } else {

@@ -32,6 +32,10 @@ struct record_call {
   std::vector<std::string> records;  ///< the records' sealed base64 lines, from `first` on
   std::string processor;             ///< exec or a built-in record processor
   bool many = false;                 ///< `pqrt.records` (else `pqrt.record`: exactly one)
+  /// `make_record_call` of `pqrt.records`: each record as bytes (its line's base64 decoded; a
+  /// line that is not canonical base64 stays text), a third smaller than the text and not worth
+  /// compressing. For the pickle serializer (JSON has no bytes). `parse_record_call` reads both.
+  bool as_bytes = false;
 };
 
 /// True for the function names of record jobs.

@@ -88,6 +88,7 @@ caf::expected<std::shared_ptr<pipeline_settings>> make_pipeline(const config::se
   ps->status_prefix = cfg.job_status_key_prefix;
   ps->script_timeout = std::chrono::seconds{cfg.script_timeout_sec};
   ps->records_per_job = static_cast<uint64_t>(cfg.records_per_job);
+  ps->records_as_bytes = cfg.serializer != "json";
   auto protocol = parse_script_protocol(cfg.script_protocol);
   if (!protocol)
     return make_error(errc::config_invalid, "script_protocol: " + context_of(protocol.error()));

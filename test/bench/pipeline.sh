@@ -10,12 +10,17 @@
 # (the sha256 row) is what lines is compared with. Each figure runs R times; the table shows the
 # medians in records/s. Builds nothing; no pass/fail: figures only.
 #
-#   test/bench/pipeline.sh [--records N] [--exec-records M] [--runs R] [--concurrency C] [--pqrt PATH]
+#   test/bench/pipeline.sh [--records N] [--exec-records M] [--runs R] [--concurrency C]
+#                          [--records-per-job K] [--only PROCESSOR] [--pqrt PATH]
 #
 #   --records N        records for sha256 (100000)
 #   --exec-records M   records for exec, which spawns a Python per record (5000)
 #   --runs R           runs per figure (3)
 #   --concurrency C    pqrt --concurrency and the number of Python workers (nproc)
+#   --records-per-job K  pqrt's records_per_job (its default, 64; 1: one RQ job per record, as
+#                      Python RQ runs them)
+#   --only PROCESSOR   run only sha256, exec or lines (lines needs the sha256 Python figure, so
+#                      --only lines runs Python sha256 too)
 #   --pqrt PATH        the pqrt binary (build/pqrt under the repository root); its tools make the
 #                      keys and the data set, so it is needed for the Python figures too
 # Environment: BENCH_PYTHON (/usr/bin/python3).
@@ -34,20 +39,24 @@ runs=3
 concurrency=$(nproc)
 pqrt=$root/build/pqrt
 python=${BENCH_PYTHON:-/usr/bin/python3}
-usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+per_job=
+only=
+usage() { sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --records) records=$2; shift ;;
     --exec-records) exec_records=$2; shift ;;
     --runs) runs=$2; shift ;;
     --concurrency) concurrency=$2; shift ;;
+    --records-per-job) per_job=$2; shift ;;
+    --only) only=$2; shift ;;
     --pqrt) pqrt=$2; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "pipeline.sh: unknown argument '$1'" >&2; echo "Try 'test/bench/pipeline.sh --help'." >&2; exit 2 ;;
   esac
   shift
 done
-for v in "$records" "$exec_records" "$runs" "$concurrency"; do
+for v in "$records" "$exec_records" "$runs" "$concurrency" ${per_job:+"$per_job"}; do
   if [[ ! $v =~ ^[1-9][0-9]*$ ]]; then
     echo "pipeline.sh: counts must be positive integers, got '$v'" >&2
     exit 2
@@ -195,7 +204,8 @@ pqrt_run() {  # processor, run number; on failure pqrt_state says why
     --key-source local --rsa-private-key-file "$work/rsa.pem" \
     --encrypted-data-filename "$(data_of "$1")" --encrypted-aes-key-filename aes.encrypted \
     --encrypted-scheduler-script-filename "$script" --script-protocol "$protocol" \
-    --processor "$processor" --concurrency "$concurrency" >"$log" 2>&1; then
+    --processor "$processor" --concurrency "$concurrency" ${per_job:+--records-per-job "$per_job"} \
+    >"$log" 2>&1; then
     t1=$(now)
     rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
     stats_end "$n"
@@ -215,7 +225,14 @@ pqrt_run() {  # processor, run number; on failure pqrt_state says why
 
 echo "redis on $url; $runs runs per figure; concurrency $concurrency" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for proc in sha256 exec lines; do
+procs=(sha256 exec lines)
+case $only in
+  '') ;;
+  sha256 | exec) procs=("$only") ;;
+  lines) procs=(sha256 lines) ;;
+  *) echo "pipeline.sh: --only takes sha256, exec or lines, got '$only'" >&2; exit 2 ;;
+esac
+for proc in "${procs[@]}"; do
   py=() pq=()
   for r in $(seq "$runs"); do
     if [[ $proc == lines ]]; then  # compared with Python's in-process sha256 (run above)
@@ -248,7 +265,7 @@ echo "Conditions: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/
   "Linux $(uname -r); redis-server $redis_version on loopback TCP (no persistence), one for both;" \
   "pqrt $("$pqrt" --version 2>&1 | awk '{ print $NF }') ($commit, $pqrt);" \
   "$("$python" "$here/pipeline_python.py" version); concurrency $concurrency" \
-  "(pqrt --concurrency, Python workers); 1 KiB records; median of $runs runs; load average" \
+  "(pqrt --concurrency, Python workers); pqrt records_per_job ${per_job:-64 (default)}; 1 KiB records; median of $runs runs; load average" \
   "(1/5/15 min, every process on the machine) $load_before before the runs, $load_after after;" \
   "$(date -u +%Y-%m-%d)."
 echo
@@ -262,7 +279,7 @@ cost_of() {
 costs() { echo "$(cost_of "$1" 1) | $(cost_of "$1" 2) | $(cost_of "$1" 3)"; }
 echo "| pipeline | processor | records | records/s median | Redis commands/record | Redis CPU µs/record | peak RSS MiB | runs |"
 echo "|---|---|---:|---:|---:|---:|---:|---|"
-for proc in sha256 exec lines; do
+for proc in "${procs[@]}"; do
   if [[ $proc != lines ]]; then
     echo "| Python RQ (SimpleWorker ×$concurrency) | $proc | $(commas "${count[$proc]}") |" \
       "$(commas "${result[python.$proc]}") | $(costs "python.$proc") | ${all[python.$proc]} |"
@@ -279,7 +296,7 @@ for proc in sha256 exec lines; do
   fi
 done
 echo
-for proc in sha256 exec lines; do
+for proc in "${procs[@]}"; do
   if [[ -n ${result[pqrt.$proc]:-} ]]; then
     echo "pqrt / Python, $proc: $(awk -v a="${result[pqrt.$proc]}" -v b="${result[python.$proc]}" 'BEGIN { printf "%.1f×", a / b }')"
   fi

@@ -7,6 +7,7 @@
 
 #include "actors/executor.hpp"
 #include "runtime/base/error.hpp"
+#include "runtime/jobs/record_job.hpp"
 
 using pqrt::transport::py_value;
 using steady = std::chrono::steady_clock;
@@ -80,4 +81,38 @@ TEST_CASE("retries follow RQ's intervals when given, else back off exponentially
     CHECK(delay >= (ceiling + 1) / 2);
     CHECK(delay <= ceiling);
   }
+}
+
+TEST_CASE("record calls: one record, many, and many as bytes read back as made") {
+  using pqrt::make_record_call;
+  using pqrt::parse_record_call;
+  auto one = parse_record_call(make_record_call({"r", "ds", 7, {"QUJD"}, "sha256"}));
+  REQUIRE(one);
+  CHECK_FALSE(one->many);
+  CHECK(one->first == 7);
+  CHECK(one->records == std::vector<std::string>{"QUJD"});
+  // Many records as bytes: canonical base64 lines travel decoded; a line that is not (a changed
+  // record, "QUJ=" has stray bits) stays text, so it fails alone, as it was.
+  auto call =
+      make_record_call({"r", "ds", 64, {"QUJD", "QUJ=", "not base64!"}, "exec", true, true});
+  const auto* args = call.args.get_if<pqrt::transport::py_tuple>();
+  REQUIRE(args);
+  const auto* lines = args->items.at(3).get_if<pqrt::transport::py_list>();
+  REQUIRE(lines);
+  REQUIRE(lines->items.size() == 3);
+  CHECK(lines->items[0] == pqrt::transport::py_value::bytes("ABC"));
+  CHECK(lines->items[1] == pqrt::transport::py_value{"QUJ="});
+  CHECK(lines->items[2] == pqrt::transport::py_value{"not base64!"});
+  auto many = parse_record_call(call);
+  REQUIRE(many);
+  CHECK(many->many);
+  CHECK(many->first == 64);
+  CHECK(many->records == std::vector<std::string>{"QUJD", "QUJ=", "not base64!"});
+  CHECK(many->processor == "exec");
+  // Malformed: an empty list, an item of another type.
+  call.args = pqrt::transport::py_value::tuple(
+      {"r", "ds", 0, pqrt::transport::py_value::list({pqrt::transport::py_value{5}})});
+  CHECK_FALSE(parse_record_call(call));
+  call.args = pqrt::transport::py_value::tuple({"r", "ds", 0, pqrt::transport::py_value::list({})});
+  CHECK_FALSE(parse_record_call(call));
 }
