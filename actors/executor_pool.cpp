@@ -27,6 +27,8 @@ struct queue_metrics {
   prom::counter* started;
   prom::counter* finished;
   prom::counter* failed;
+  prom::counter* records_finished;
+  prom::counter* records_failed;
   prom::gauge* in_flight;
   prom::histogram* took_finished;
   prom::histogram* took_failed;
@@ -40,6 +42,12 @@ struct queue_metrics {
                                 "Jobs whose processor succeeded (each attempt counts)", q);
     failed =
         &reg.get_counter("pqrt_jobs_failed_total", "Job attempts that failed (retried or not)", q);
+    records_finished = &reg.get_counter(
+        "pqrt_records_finished_total",
+        "Records whose processor succeeded (a job of many records counts each; each attempt counts)",
+        q);
+    records_failed = &reg.get_counter("pqrt_records_failed_total",
+                                      "Record attempts that failed (retried or not)", q);
     in_flight = &reg.get_gauge("pqrt_jobs_in_flight", "Jobs running in an executor now", q);
     const char* help = "Time from handing a job to an executor to its outcome, in seconds";
     took_finished = &reg.get_histogram("pqrt_job_duration_seconds", help, prom::duration_buckets(),
@@ -281,6 +289,14 @@ void on_outcome(pool_actor* self, caf::actor exec, executor_reply& r, queue_metr
   m->in_flight->dec();
   (r.outcome.ok ? m->finished : m->failed)->inc();
   (r.outcome.ok ? m->took_finished : m->took_failed)->observe(took);
+  if (r.to != executor_reply::path::record) {  // the outcome travels with its results
+    m->records_finished->inc(static_cast<double>(r.records));
+    m->records_failed->inc(static_cast<double>(r.failed_records));
+  } else if (r.outcome.chunk) {
+    for (const auto& rec : r.outcome.records) (rec.ok ? m->records_finished : m->records_failed)->inc();
+  } else {
+    (r.outcome.ok ? m->records_finished : m->records_failed)->inc();
+  }
   using path = executor_reply::path;
   auto to = r.to;
   if (to == path::record && !st.writer.send(self, record_atom::value, std::move(r.outcome)))

@@ -281,11 +281,11 @@ void export_progress(run_monitor_actor* self, const progress& p) {
   auto& reg = prom::registry::global();
   prom::labels run{{"run", self->state.settings->run_id}};
   if (p.total >= 0)
-    reg.get_gauge("pqrt_run_jobs_total", "Jobs of the run (known once it is enqueued)", run)
+    reg.get_gauge("pqrt_run_jobs_total", "Records of the run (known once it is enqueued)", run)
         .set(static_cast<double>(p.total));
-  reg.get_gauge("pqrt_run_jobs_done", "Jobs of the run that ended: finished or failed", run)
+  reg.get_gauge("pqrt_run_jobs_done", "Records of the run that ended: finished or failed", run)
       .set(static_cast<double>(p.finished + p.failed));
-  reg.get_gauge("pqrt_run_jobs_failed", "Jobs of the run that failed for good", run)
+  reg.get_gauge("pqrt_run_jobs_failed", "Records of the run that failed for good", run)
       .set(static_cast<double>(p.failed));
   reg.get_gauge("pqrt_run_jobs_in_flight", "Jobs of the run's queue reserved by workers", run)
       .set(static_cast<double>(p.in_flight));
