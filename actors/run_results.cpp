@@ -67,7 +67,7 @@ caf::error write_manifest(transport::job_store& store, transport::blob_store& bl
   auto head = manifest_head(store, ps, total);
   if (!head) return head.error();
   if (auto err = (*writer)->write(*head)) return err;
-  const std::vector<std::string> fields{"state", "attempts", "result", "error"};
+  const std::vector<std::string> fields{"state", "attempts", "result", "error", "job_id"};
   out.finished = out.failed = 0;
   out.failed_jobs.clear();
   out.manifest.clear();
@@ -81,10 +81,10 @@ caf::error write_manifest(transport::job_store& store, transport::blob_store& bl
     std::string chunk;
     for (auto i = start; i < end; ++i) {
       const auto& r = (*records)[i - start];
-      auto id = record_job_id(ps.run_id, i);
+      auto id = record_job_id(ps.run_id, i);  // names the record (its job may hold many)
       json::object line;
       line.field("index", i)
-          .field("job_id", id)
+          .field("job_id", r[4].empty() ? id : r[4])
           .field("state", r[0])
           .field("attempts", attempts(r[1]));
       if (r[0] == "finished") {
