@@ -100,7 +100,8 @@ executor_reply forward(executor_actor* self, pending_result r) {
   reply.outcome.ok = r.outcome.ok;
   reply.outcome.working_secs = r.outcome.working_secs;
   reply.records = r.records.size();
-  for (const auto& rec : r.outcome.records) reply.failed_records += rec.ok ? 0 : 1;
+  for (const auto& rec : r.outcome.records)
+    reply.failed_records += rec.ok ? 0 : 1;
   // Held while result_encryptor restarts; refused only when far too much is held for it.
   reply.to = self->state.encryptor.send(self, seal_atom::value, std::move(r))
                  ? executor_reply::path::forwarded

@@ -42,10 +42,10 @@ struct queue_metrics {
                                 "Jobs whose processor succeeded (each attempt counts)", q);
     failed =
         &reg.get_counter("pqrt_jobs_failed_total", "Job attempts that failed (retried or not)", q);
-    records_finished = &reg.get_counter(
-        "pqrt_records_finished_total",
-        "Records whose processor succeeded (a job of many records counts each; each attempt counts)",
-        q);
+    records_finished = &reg.get_counter("pqrt_records_finished_total",
+                                        "Records whose processor succeeded (a job of many records "
+                                        "counts each; each attempt counts)",
+                                        q);
     records_failed = &reg.get_counter("pqrt_records_failed_total",
                                       "Record attempts that failed (retried or not)", q);
     in_flight = &reg.get_gauge("pqrt_jobs_in_flight", "Jobs running in an executor now", q);
@@ -293,7 +293,8 @@ void on_outcome(pool_actor* self, caf::actor exec, executor_reply& r, queue_metr
     m->records_finished->inc(static_cast<double>(r.records));
     m->records_failed->inc(static_cast<double>(r.failed_records));
   } else if (r.outcome.chunk) {
-    for (const auto& rec : r.outcome.records) (rec.ok ? m->records_finished : m->records_failed)->inc();
+    for (const auto& rec : r.outcome.records)
+      (rec.ok ? m->records_finished : m->records_failed)->inc();
   } else {
     (r.outcome.ok ? m->records_finished : m->records_failed)->inc();
   }

@@ -160,7 +160,7 @@ struct executor_reply {
   };
   transport::job_outcome outcome;  ///< for `forwarded` and `release`: the id and `ok` only
   path to = path::record;
-  size_t records = 1;  ///< for `forwarded`: the results it holds (the pool's memory bound)
+  size_t records = 1;         ///< for `forwarded`: the results it holds (the pool's memory bound)
   size_t failed_records = 0;  ///< for `forwarded`: the records of the job that failed
 };
 
