@@ -46,6 +46,7 @@ inline constexpr char command_listener[] = "command_listener";
 inline constexpr char resource_lister[] = "resource_lister";
 inline constexpr char metrics_fetcher[] = "metrics_fetcher";
 inline constexpr char metrics_writer[] = "metrics_writer";
+inline constexpr char autoscaler[] = "autoscaler";
 }  // namespace peer_names
 
 class peer {

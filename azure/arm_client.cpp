@@ -1,6 +1,7 @@
 // ARM listings and Azure Monitor metrics over REST (see arm_client.hpp).
 #include "azure/arm_client.hpp"
 
+#include <algorithm>
 #include <iterator>
 
 #include <rapidjson/document.h>
@@ -161,6 +162,69 @@ caf::expected<metrics_answer> arm_client::get_metrics(const std::string& resourc
   return detail::parse_metrics_answer("get metrics " + resource_id, resp->body);
 }
 
+namespace {
+
+/// The segments of a scale set's resource id, or empty when it is not one.
+std::vector<std::string> scale_set_segments(const std::string& id) {
+  // /subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachineScaleSets/N
+  std::vector<std::string> segs;
+  if (id.empty() || id[0] != '/') return {};
+  for (size_t start = 1; start <= id.size();) {
+    auto end = id.find('/', start);
+    if (end == std::string::npos) end = id.size();
+    segs.push_back(id.substr(start, end - start));
+    start = end + 1;
+  }
+  auto is = [&](size_t i, const char* want) { return lower(segs[i]) == lower(want); };
+  if (segs.size() != 8 || !is(0, "subscriptions") || !is(2, "resourceGroups") ||
+      !is(4, "providers") || !is(5, "Microsoft.Compute") || !is(6, "virtualMachineScaleSets") ||
+      std::any_of(segs.begin(), segs.end(), [](const std::string& x) { return x.empty(); }))
+    return {};
+  return segs;
+}
+
+}  // namespace
+
+caf::error check_scale_set_id(const std::string& id) {
+  if (!scale_set_segments(id).empty()) return {};
+  return make_error(errc::config_invalid,
+                    "autoscale_scale_set_id: '" + id +
+                        "' is not a scale set's resource id (/subscriptions/S/resourceGroups/G/"
+                        "providers/Microsoft.Compute/virtualMachineScaleSets/NAME)");
+}
+
+caf::expected<http_request> arm_client::scale_set_request(const std::string& id) const {
+  auto segs = scale_set_segments(id);
+  if (segs.empty()) return check_scale_set_id(id);
+  http_request req;
+  req.path = prefix_;
+  for (auto& x : segs)
+    req.path += "/" + url_encode(x);
+  req.query = {{"api-version", compute_api}};
+  req.set_header("Accept", "application/json");
+  return req;
+}
+
+caf::expected<int64_t> arm_client::get_capacity(const std::string& scale_set_id) {
+  auto req = scale_set_request(scale_set_id);
+  if (!req) return req.error();
+  auto resp = get("get scale set", scale_set_id, std::move(*req));
+  if (!resp) return resp.error();
+  return detail::parse_scale_set_capacity("get scale set " + scale_set_id, resp->body);
+}
+
+caf::error arm_client::set_capacity(const std::string& scale_set_id, int64_t capacity) {
+  auto req = scale_set_request(scale_set_id);
+  if (!req) return req.error();
+  req->method = "PATCH";
+  req->set_header("Content-Type", "application/json");
+  req->body = "{\"sku\":{\"capacity\":" + std::to_string(capacity) + "}}";
+  auto resp = send_authorized(client_, *options_.credential, resources::management,
+                              "set scale set capacity", scale_set_id, *req);
+  if (!resp) return resp.error();
+  return {};
+}
+
 // --- answers --------------------------------------------------------------------------------
 
 caf::expected<detail::arm_page> detail::parse_arm_page(const std::string& what,
@@ -230,6 +294,17 @@ caf::expected<metrics_answer> detail::parse_metrics_answer(const std::string& wh
     }
   }
   return out;
+}
+
+caf::expected<int64_t> detail::parse_scale_set_capacity(const std::string& what,
+                                                        const std::string& body) {
+  auto doc = parse(what, body);
+  if (!doc) return doc.error();
+  auto sku = member(*doc, "sku");
+  auto cap = sku ? member(*sku, "capacity") : nullptr;
+  if (!cap || !cap->IsInt64() || cap->GetInt64() < 0)
+    return make_error(errc::bad_format, what + ": the answer has no whole sku.capacity");
+  return cap->GetInt64();
 }
 
 }  // namespace pqrt::azure

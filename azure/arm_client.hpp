@@ -1,9 +1,11 @@
 #pragma once
 
-/// Azure Resource Manager and Azure Monitor over REST (no Azure SDK), for the metrics role: the
+/// Azure Resource Manager and Azure Monitor over REST (no Azure SDK). For the metrics role: the
 /// virtual machines, scale sets and scale-set instances of a resource group (following
 /// `nextLink` pages, which must stay on the ARM endpoint), and a resource's platform metrics
 /// (all metric names in one request; a scale set's instances in one request split by VMName).
+/// For the scheduler's autoscaler: a scale set's capacity, read (GET) and set (PATCH of
+/// `sku.capacity`).
 /// 429 with Retry-After and 5xx are retried by the HTTP client; a 401 fetches a new token once.
 
 #include <chrono>
@@ -80,7 +82,22 @@ public:
                                                     bool split_by_vm) = 0;
 };
 
-class arm_client final : public resource_api {
+/// What the autoscaler asks of ARM: a scale set's capacity (`sku.capacity`), by its full
+/// resource id (`/subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/
+/// virtualMachineScaleSets/N`). Errors name the operation and the scale set; a 403 is
+/// `response_error` with ARM's AuthorizationFailed text.
+class scale_set_api {
+public:
+  virtual ~scale_set_api() = default;
+  virtual caf::expected<int64_t> get_capacity(const std::string& scale_set_id) = 0;
+  /// `PATCH {id}` with `{"sku":{"capacity":n}}` (idempotent, so retried like a GET).
+  virtual caf::error set_capacity(const std::string& scale_set_id, int64_t capacity) = 0;
+};
+
+/// `config_invalid` naming `autoscale_scale_set_id` unless `id` is a scale set's resource id.
+caf::error check_scale_set_id(const std::string& id);
+
+class arm_client final : public resource_api, public scale_set_api {
 public:
   static caf::expected<std::shared_ptr<arm_client>> make(arm_options options);
 
@@ -91,12 +108,15 @@ public:
                                             std::chrono::system_clock::time_point start,
                                             std::chrono::system_clock::time_point end,
                                             const std::string& interval, bool split_by_vm) override;
+  caf::expected<int64_t> get_capacity(const std::string& scale_set_id) override;
+  caf::error set_capacity(const std::string& scale_set_id, int64_t capacity) override;
 
   arm_client(arm_options options, url_parts parts);
 
 private:
   caf::expected<http_response> get(const std::string& operation, const std::string& resource,
                                    http_request req);
+  caf::expected<http_request> scale_set_request(const std::string& scale_set_id) const;
   caf::expected<std::vector<arm_resource>> list_pages(const std::string& path,
                                                       const std::string& kind,
                                                       const std::string& scale_set);

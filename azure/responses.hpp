@@ -69,4 +69,7 @@ caf::expected<arm_page> parse_arm_page(const std::string& what, const std::strin
 caf::expected<metrics_answer> parse_metrics_answer(const std::string& what,
                                                    const std::string& body);
 
+/// A scale set's `sku.capacity` (a whole number from 0 up); `bad_format` otherwise.
+caf::expected<int64_t> parse_scale_set_capacity(const std::string& what, const std::string& body);
+
 }  // namespace pqrt::azure::detail

@@ -91,6 +91,9 @@ struct record_to_rerun {
 /// A worker as its RQ hash shows it.
 struct worker_info {
   std::string name, state, queues, current_job, hostname, pid;
+  /// RQ's `successful_job_count` and `failed_job_count`: jobs it ended since it started (the
+  /// autoscaler's finish rate per worker).
+  int64_t successful = 0, failed = 0;
 };
 
 /// How many jobs of a queue wait and how many are being worked on (RQ's started registry).

@@ -1,5 +1,6 @@
 // rq_store: reading jobs, results, queues and workers back, as `rq info` and Job.fetch do.
 #include <algorithm>
+#include <charconv>
 #include <optional>
 
 #include "transport/detail/rq_util.hpp"
@@ -82,15 +83,21 @@ caf::expected<std::vector<worker_info>> rq_store::workers_info() {
   if (!keys) return keys.error();
   std::vector<redis_command> cmds;
   for (const auto& k : keys->elements)
-    cmds.push_back({"HMGET", k.str, "state", "queues", "current_job", "hostname", "pid", "death"});
+    cmds.push_back({"HMGET", k.str, "state", "queues", "current_job", "hostname", "pid", "death",
+                    "successful_job_count", "failed_job_count"});
   auto r = client_.pipeline(cmds);
   if (!r) return r.error();
   std::vector<worker_info> out;
   for (size_t i = 0; i < keys->elements.size(); ++i) {
     const auto& f = (*r)[i].elements;
-    if (f.size() != 6 || f[0].is_nil() || !f[5].is_nil()) continue;  // gone, or dead
-    out.push_back(
-        {keys->elements[i].str.substr(10), f[0].str, f[1].str, f[2].str, f[3].str, f[4].str});
+    if (f.size() != 8 || f[0].is_nil() || !f[5].is_nil()) continue;  // gone, or dead
+    auto count = [](const redis_reply& r) -> int64_t {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(r.str.data(), r.str.data() + r.str.size(), n);
+      return ec == std::errc{} && end == r.str.data() + r.str.size() && n >= 0 ? n : 0;
+    };
+    out.push_back({keys->elements[i].str.substr(10), f[0].str, f[1].str, f[2].str, f[3].str,
+                   f[4].str, count(f[6]), count(f[7])});
   }
   std::sort(out.begin(), out.end(),
             [](const worker_info& a, const worker_info& b) { return a.name < b.name; });

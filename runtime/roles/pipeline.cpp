@@ -103,6 +103,45 @@ caf::expected<std::shared_ptr<pipeline_settings>> make_pipeline(const config::se
   return ps;
 }
 
+caf::expected<std::shared_ptr<const autoscale_settings>> make_autoscale(
+    const config::settings& cfg, std::shared_ptr<const pipeline_settings> ps) {
+  if (cfg.autoscale_scale_set_id.empty()) return std::shared_ptr<const autoscale_settings>{};
+  if (cfg.autoscale_min_workers > cfg.autoscale_max_workers)
+    return make_error(errc::config_invalid,
+                      "autoscale_max_workers: " + std::to_string(cfg.autoscale_max_workers) +
+                          " is below autoscale_min_workers (" +
+                          std::to_string(cfg.autoscale_min_workers) + ")");
+  auto credential = azure_credential(cfg);
+  if (!credential)
+    return make_error(errc::config_invalid,
+                      "autoscale_scale_set_id is set, so the scheduler needs an Azure identity: " +
+                          context_of(credential.error()));
+  azure::arm_options arm;
+  arm.endpoint = cfg.arm_endpoint;
+  arm.credential = *credential;
+  arm.http = azure_http_options(cfg);
+  auto client = azure::arm_client::make(std::move(arm));
+  if (!client) return client.error();
+  auto out = std::make_shared<autoscale_settings>();
+  out->scale_set_id = cfg.autoscale_scale_set_id;
+  out->queue = ps->queue;
+  out->limits.min_workers = cfg.autoscale_min_workers;
+  out->limits.max_workers = cfg.autoscale_max_workers;
+  out->limits.target_drain = std::chrono::seconds{cfg.autoscale_target_drain_sec};
+  out->limits.scale_out_cooldown = std::chrono::seconds{cfg.autoscale_scale_out_cooldown_sec};
+  out->limits.scale_in_cooldown = std::chrono::seconds{cfg.autoscale_scale_in_cooldown_sec};
+  out->interval = std::chrono::seconds{cfg.autoscale_interval_sec};
+  out->dry_run = cfg.autoscale_dry_run;
+  out->arm = *client;
+  out->run_ended = [outcome = ps->outcome] {
+    std::lock_guard<std::mutex> guard{outcome->mutex};
+    return outcome->complete;
+  };
+  // The id's shape is checked now, for a clear start-up error (no request is sent).
+  if (auto err = azure::check_scale_set_id(out->scale_set_id)) return err;
+  return std::shared_ptr<const autoscale_settings>{out};
+}
+
 caf::expected<worker_settings> make_worker_settings(const config::settings& cfg,
                                                     const role_options& opt) {
   auto url = redis_url_from(cfg);

@@ -8,6 +8,7 @@
 
 #include <caf/expected.hpp>
 
+#include "actors/autoscaler.hpp"
 #include "actors/pipeline_settings.hpp"
 #include "actors/worker_settings.hpp"
 #include "config/config.hpp"
@@ -39,11 +40,16 @@ bool register_worker_now(const worker_settings& s);
 /// blob_fetcher, decryptor, result_writer and result_encryptor.
 std::vector<child_spec> worker_children(const worker_settings& s);
 
+/// The autoscaler's settings (`autoscale_*`), for the run of `ps`; null when
+/// `autoscale_scale_set_id` is empty. `config_invalid` naming the field that is wrong.
+caf::expected<std::shared_ptr<const autoscale_settings>> make_autoscale(
+    const config::settings& cfg, std::shared_ptr<const pipeline_settings> ps);
+
 /// The scheduler's children in start order. `own_io`: with its own status_writer, blob_fetcher and
-/// decryptor (the local role shares the worker tree's).
-std::vector<child_spec> scheduler_children(const worker_settings& ws,
-                                           std::shared_ptr<const pipeline_settings> ps,
-                                           bool own_io);
+/// decryptor (the local role shares the worker tree's). `autoscale`: with an autoscaler.
+std::vector<child_spec> scheduler_children(
+    const worker_settings& ws, std::shared_ptr<const pipeline_settings> ps, bool own_io,
+    std::shared_ptr<const autoscale_settings> autoscale = nullptr);
 
 /// The exit code a scheduler ends with: 0 when every job finished, 1 naming the failed ones (or
 /// the fatal error) otherwise, the tree's own code when the run did not complete.

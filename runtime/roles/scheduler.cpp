@@ -1,12 +1,15 @@
 // The scheduler role: one run, start to end. Reads top to bottom: settings, then the tree in start
-// order (status_writer first, so it stops last; run_monitor last), then the run's outcome, which
-// decides the exit code: 0 when every job finished, 1 naming the failed ones otherwise.
+// order (status_writer first, so it stops last; the autoscaler, when autoscale_scale_set_id is
+// set, before the enqueue path, so it stops after the monitor and takes the scale set to the
+// minimum once the run ended; run_monitor last), then the run's outcome, which decides the exit
+// code: 0 when every job finished, 1 naming the failed ones otherwise.
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/autoscaler.hpp"
 #include "actors/blob_fetcher.hpp"
 #include "actors/decryptor.hpp"
 #include "actors/job_parser.hpp"
@@ -23,8 +26,8 @@
 namespace pqrt {
 
 std::vector<child_spec> scheduler_children(const worker_settings& ws,
-                                           std::shared_ptr<const pipeline_settings> ps,
-                                           bool own_io) {
+                                           std::shared_ptr<const pipeline_settings> ps, bool own_io,
+                                           std::shared_ptr<const autoscale_settings> autoscale) {
   std::vector<child_spec> tree;
   if (own_io) {
     tree.push_back({peer_names::status_writer, restart_policy::permanent,
@@ -36,6 +39,10 @@ std::vector<child_spec> scheduler_children(const worker_settings& ws,
                     [ps](caf::actor_system& sys) { return spawn_decryptor(sys, ps); },
                     {peer_names::blob_fetcher}});
   }
+  if (autoscale)
+    tree.push_back(
+        {peer_names::autoscaler, restart_policy::permanent,
+         [ws, autoscale](caf::actor_system& sys) { return spawn_autoscaler(sys, ws, autoscale); }});
   tree.push_back({peer_names::rq_enqueuer,
                   restart_policy::permanent,
                   [ws, ps](caf::actor_system& sys) { return spawn_rq_enqueuer(sys, ws, ps); },
@@ -102,6 +109,11 @@ int run_scheduler(const config::settings& cfg, const role_options& opt, caf::tim
     return exit_config;  // every cause is in the configuration: a field, a path, a choice
   }
   ws->pipeline = *ps;
+  auto autoscale = make_autoscale(cfg, *ps);
+  if (!autoscale) {
+    log::error("scheduler", render(autoscale.error()));
+    return exit_config;
+  }
   // /metrics for the life of the role (a bad address is a configuration error).
   auto metrics = serve_metrics(cfg.metrics_listen, "scheduler");
   if (!metrics) {
@@ -115,7 +127,8 @@ int run_scheduler(const config::settings& cfg, const role_options& opt, caf::tim
   }
   log::info("scheduler", "starting",
             {{"run", run_id}, {"redis", ws->redis.describe()}, {"queue", (*ps)->queue}});
-  auto code = run_role_tree(cfg, "scheduler", scheduler_children(*ws, *ps, true), grace);
+  auto code =
+      run_role_tree(cfg, "scheduler", scheduler_children(*ws, *ps, true, *autoscale), grace);
   return run_outcome_exit(**ps, code);
 }
 

@@ -343,6 +343,10 @@ def arm():
         "item_without_name": b"\x00" + b'{"value":[{"id":"/x"}]}',
         "metrics": b"\x01" + json.dumps(metrics).encode(),
         "metrics_no_value": b"\x01" + b'{"timespan":"a/b"}',
+        "scale_set": b"\x03" + b'{"id":"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/'
+                                b'virtualMachineScaleSets/vmss","sku":{"name":"Standard_D2s_v3",'
+                                b'"tier":"Standard","capacity":3}}',
+        "scale_set_negative": b"\x03" + b'{"sku":{"capacity":-1}}',
     }
 
 
