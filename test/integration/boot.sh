@@ -14,8 +14,10 @@
 # disposable CI machine). Checked: the run over the encrypted data set completes and `pqrt
 # results` gives every record once and right; a .deb whose SHA-256 does not match stops the boot
 # with one line and installs nothing, reported as a workload event; IMDS 410/429/404/503 answers
-# are retried; a second run changes nothing; a Preempt and a Terminate drain their worker (an
-# event for another VM is ignored) and the run still completes; nothing the boot wrote holds a
+# are retried; a second run changes nothing; a Preempt drains its worker (an event for another VM
+# is ignored); the scheduler's autoscaler (held back by ARM's 403, logged once, until then) scales
+# the worker set in from two to one through the fixture's ARM, whose Terminate event for the
+# removed instance drains worker 1; the run still completes with every record once; nothing the boot wrote holds a
 # secret. A Redis VM (redisMode=vm) boots too: Debian's redis-server (installed on this machine;
 # the apt-get shim gives the VM root its config and unit) configured by redis_bootstrap.sh, its
 # password fetched from Key Vault by the drop-in's ExecStartPre into /run, checked against the
@@ -145,9 +147,16 @@ for vm in "${VMS[@]}"; do
   VM_ARGS+=(--vm "$spec")
 done
 fixture_secret
-check "the fixture starts: Entra ID, Key Vault (holding redis-password) and an IMDS per VM" \
-  start_fixture fx --secret "redis-password=$REDIS_PASSWORD" "${VM_ARGS[@]}"
+# ARM too: the worker scale set (its instances are the worker VMs), for the scheduler's autoscaler.
+SUB=00000000-1111-2222-3333-444444444444
+SCALE_SET_ID="/subscriptions/$SUB/resourceGroups/pqrt-rg/providers/Microsoft.Compute/virtualMachineScaleSets/$SS"
+check "the fixture starts: Entra ID, Key Vault (holding redis-password), ARM and an IMDS per VM" \
+  start_fixture fx --secret "redis-password=$REDIS_PASSWORD" "${VM_ARGS[@]}" \
+  --subscription "$SUB" --resource-group pqrt-rg --vms 0 --scale-sets 1 --instances 2 \
+  --scale-set-names "$SS"
 FX="$FX_URL"
+# The autoscaler is held back (403) until the run is under way and the Preempt is over.
+fixture_config "$FX" '{"arm_forbid": true}'
 declare -A IMDS=()
 for vm in "${VMS[@]}"; do IMDS[$vm]="http://127.0.0.1:$(cat "$WORK/fx.port.$vm")"; done
 
@@ -252,6 +261,11 @@ if "$vm" != "${SS}_0":
     cfg["deploy_role"] = "$role"
 if "$role" == "worker" and $HAS_SE:
     cfg["scheduled_events"] = "on"
+# The scheduler sizes the worker scale set: at most one worker, so it scales in from two.
+if "$vm" == "pqrt-scheduler":
+    cfg.update(autoscale_scale_set_id="$SCALE_SET_ID", arm_endpoint="$FX",
+               autoscale_min_workers=1, autoscale_max_workers=1, autoscale_interval_sec=1,
+               autoscale_scale_out_cooldown_sec=0, autoscale_scale_in_cooldown_sec=0)
 # The Redis VM's userData, as the template's redisConfig: its port, the password's secret.
 if "$role" == "redis":
     del cfg["redis_url"]
@@ -538,7 +552,6 @@ acked() {  # acked VM EVENT_ID
 if [ "$HAS_SE" -eq 1 ]; then
   OTHER_ID=0F0F0F0F-1111-2222-3333-444444444444
   PREEMPT_ID=A1A1A1A1-1111-2222-3333-444444444444
-  TERMINATE_ID=B2B2B2B2-1111-2222-3333-444444444444
   # An event for another VM, in worker 1's document: ignored.
   se "$W1" "{\"Events\": [{\"EventId\": \"$OTHER_ID\", \"EventType\": \"Preempt\",
     \"Resources\": [\"${SS}_9\"], \"NotBefore\": \"$(date -u -d '+30 sec' '+%a, %d %b %Y %H:%M:%S GMT')\"}]}" >/dev/null
@@ -571,10 +584,18 @@ EOF
     wait_until 30 '[ "$(unit_exit "$W0" pqrt-worker.service)" = 0 ]'
   check "an event naming another VM: worker 1 kept reserving jobs" test "${new1:-0}" -gt 0
   check "... and did not acknowledge it" eval "! acked '$W1' '$OTHER_ID'"
-  # A Terminate for worker 1 (scale-in), NotBefore 5 minutes out: it drains and acknowledges.
-  check "the run is not over yet when the Terminate comes" test "$(progress)" -lt "$RECORDS"
-  se "$W1" "{\"Events\": [{\"EventId\": \"$TERMINATE_ID\", \"EventType\": \"Terminate\",
-    \"NotBefore\": \"$(date -u -d '+5 min' '+%a, %d %b %Y %H:%M:%S GMT')\"}]}" >/dev/null
+  # A scale-in by the scheduler's autoscaler: ARM lets it through now; it sets the scale set
+  # to one worker, and the fixture gives the removed instance (worker 1) a Terminate event,
+  # NotBefore 5 minutes out: worker 1 drains and acknowledges.
+  check "the run is not over yet when the scale-in comes" test "$(progress)" -lt "$RECORDS"
+  SLOG="vm/pqrt-scheduler/var/log/journal/pqrt-scheduler.service.log"
+  check_log "while ARM refused (403), the autoscaler logged it once and went on" "$SLOG" \
+    test "$(grep -c '"autoscaler".*round failed.*AuthorizationFailed' "$WORK/$SLOG")" -eq 1
+  fixture_config "$FX" '{"arm_forbid": false}'
+  scaled() { fixture_stat "$FX" '["capacity_patches"]' | grep -q "'capacity': 1, 'status': 200"; }
+  check_log "the autoscaler scales the worker set in to one (PATCH capacity 1)" "$SLOG" wait_until 60 scaled
+  TERMINATE_ID="$(se_state "$W1" | "$PY" -c 'import json, sys; e = json.load(sys.stdin)["Events"]; print(e[0]["EventId"] if e and e[0]["EventType"] == "Terminate" else "")')"
+  check "the fixture gave the removed instance, worker 1, a Terminate event" test -n "$TERMINATE_ID"
   check "Terminate: worker 1 acknowledges it after draining" wait_until 60 "acked '$W1' '$TERMINATE_ID'"
   check_log "Terminate: worker 1 ended (exit 0)" "vm/$W1/var/log/journal/pqrt-worker.service.log" \
     wait_until 60 '[ "$(unit_exit "$W1" pqrt-worker.service)" = 0 ]'
