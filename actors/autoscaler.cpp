@@ -9,6 +9,7 @@
 
 #include "actors/protocol.hpp"
 #include "runtime/base/error.hpp"
+#include "runtime/base/json_writer.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/metrics_registry.hpp"
 
@@ -138,6 +139,23 @@ void round(autoscaler_actor* self, bool final_round) {
              {"target", std::to_string(d.target)},
              {"action", std::string{to_string(d.act)} + (change && s.dry_run ? " (dry run)" : "")},
              {"why", d.why}});
+  if (!s.run_id.empty()) {
+    auto entry = json::object{}
+                     .field("t", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count())
+                     .field("queued", in.queued)
+                     .field("in_flight", in.in_flight)
+                     .field("workers", in.workers_alive)
+                     .field("current", in.current)
+                     .field("target", d.target)
+                     .field("action", to_string(d.act))
+                     .field("dry_run", s.dry_run ? "true" : "false")
+                     .str();
+    if (auto err = st.store->append_run_series(s.run_id, "autoscale", entry, 50000))
+      log::warn("autoscaler", "keeping the decision for the run's report failed",
+                {{"error", render(err)}});
+  }
   if (!change || s.dry_run) return;
   if (auto err = s.arm->set_capacity(s.scale_set_id, d.target))
     return failed(self, "setting the scale set's capacity to " + std::to_string(d.target), err);

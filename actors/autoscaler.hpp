@@ -43,6 +43,9 @@ struct autoscale_settings {
   /// The worker scale set's full resource id (`autoscale_scale_set_id`).
   std::string scale_set_id;
   std::string queue = "default";
+  /// The run whose `autoscale` series (pqrt:run:<id>:autoscale) gets each decision, for
+  /// `pqrt report`; empty: none kept.
+  std::string run_id;
   autoscale_limits limits;
   std::chrono::milliseconds interval{std::chrono::seconds{30}};
   bool dry_run = false;

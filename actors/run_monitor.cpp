@@ -23,6 +23,10 @@ using clock = std::chrono::steady_clock;
 constexpr auto tick_every = std::chrono::milliseconds{500};
 constexpr auto log_every = std::chrono::seconds{5};
 constexpr auto event_every = std::chrono::seconds{30};
+/// The run's samples for `pqrt report` (list pqrt:run:<id>:samples): one every 5 s, the newest
+/// 50,000 kept (about 69 hours).
+constexpr auto sample_every = std::chrono::seconds{5};
+constexpr size_t samples_kept = 50000;
 constexpr auto first_retry = std::chrono::seconds{1};
 constexpr auto last_retry = std::chrono::seconds{30};
 
@@ -37,7 +41,7 @@ struct run_monitor_state {
   bool enqueued_at_start = false;
   caf::timespan retry_delay = first_retry;
   clock::time_point started = clock::now();
-  clock::time_point last_log{}, last_event = clock::now();
+  clock::time_point last_log{}, last_event = clock::now(), last_sample{};
   clock::time_point rate_at = clock::now();
   int64_t rate_done = 0;
   double rate = 0;  // jobs per second, smoothed
@@ -60,6 +64,12 @@ std::string eta_text(double secs) {
   std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
                 static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
   return buf;
+}
+
+int64_t epoch_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void event(run_monitor_actor* self, const std::string& json) {
@@ -108,6 +118,20 @@ void show(run_monitor_actor* self, const progress& p, bool force) {
                {"queued", std::to_string(p.queued)},
                {"rate_per_s", std::to_string(static_cast<int64_t>(st.rate))},
                {"eta", eta_text(eta)}});
+  }
+  if (force || now - st.last_sample >= sample_every) {
+    st.last_sample = now;
+    auto sample = json::object{}
+                      .field("t", epoch_ms())
+                      .field("done", done)
+                      .field("failed", p.failed)
+                      .field("total", p.total)
+                      .field("queued", p.queued)
+                      .field("in_flight", p.in_flight)
+                      .field("rate", static_cast<int64_t>(st.rate))
+                      .str();
+    if (auto err = st.store->append_run_series(ps.run_id, "samples", sample, samples_kept))
+      log::warn("run_monitor", "recording a progress sample failed", {{"error", render(err)}});
   }
   if (now - st.last_event >= event_every) {
     st.last_event = now;

@@ -161,6 +161,14 @@ public:
       const std::string& run) = 0;
   virtual caf::expected<size_t> rerun_records(const std::string& run, const std::string& queue,
                                               const std::vector<record_to_rerun>& records) = 0;
+  /// Appends `entry` (one JSON object) to the run's time series `series` (the list
+  /// `pqrt:run:<run>:<series>`: the run monitor's `samples`, the autoscaler's `autoscale`),
+  /// keeping the newest `keep` entries. For `pqrt report`.
+  virtual caf::error append_run_series(const std::string& run, const std::string& series,
+                                       const std::string& entry, size_t keep) = 0;
+  /// The entries of a run's time series, oldest first.
+  virtual caf::expected<std::vector<std::string>> run_series(const std::string& run,
+                                                             const std::string& series) = 0;
 
   liveness_options& liveness() { return liveness_; }
 

@@ -1,5 +1,6 @@
 // pqrt runs in Redis: the run hash, its finished/failed bitmaps and the jobs' status records
 // (written by the scripts' `track`, read here by the scheduler's run monitor and the tools).
+#include <algorithm>
 #include <charconv>
 
 #include "runtime/base/error.hpp"
@@ -130,6 +131,31 @@ caf::expected<size_t> rq_store::rerun_records(const std::string& run, const std:
     taken += static_cast<size_t>(r.integer);
   }
   return taken;
+}
+
+caf::error rq_store::append_run_series(const std::string& run, const std::string& series,
+                                       const std::string& entry, size_t keep) {
+  auto key = rq_keys::run(run) + ":" + series;
+  auto r =
+      client_.pipeline({{"RPUSH", key, entry},
+                        {"LTRIM", key, "-" + std::to_string(std::max<size_t>(keep, 1)), "-1"}});
+  if (!r) return r.error();
+  for (const auto& reply : *r)
+    if (reply.is_error()) return make_error(errc::redis_error, key + ": " + reply.str);
+  return caf::none;
+}
+
+caf::expected<std::vector<std::string>> rq_store::run_series(const std::string& run,
+                                                             const std::string& series) {
+  auto key = rq_keys::run(run) + ":" + series;
+  auto reply = client_.command({"LRANGE", key, "0", "-1"});
+  if (!reply) return reply.error();
+  if (reply->is_error()) return make_error(errc::redis_error, key + ": " + reply->str);
+  std::vector<std::string> out;
+  out.reserve(reply->elements.size());
+  for (auto& e : reply->elements)
+    out.push_back(std::move(e.str));
+  return out;
 }
 
 }  // namespace pqrt::transport

@@ -139,7 +139,7 @@ local function finish_chunk(k, n)
     local sk = prefix .. idx
     if code == 'f' then
       redis.call('HSET', sk, 'job_id', id, 'state', 'finished', 'ended_at', now_ts, 'worker',
-                 name, 'result', blob, 'error', '', 'attempts', attempts)
+                 name, 'result', blob, 'error', '', 'attempts', attempts, 'job_secs', secs or '')
       fin[#fin + 1] = idx
     elseif code == 'r' and retry then
       redis.call('HSET', sk, 'state', delay > 0 and 'scheduled' or 'queued', 'error', why,
@@ -147,7 +147,7 @@ local function finish_chunk(k, n)
       some_retry = true
     else
       redis.call('HSET', sk, 'job_id', id, 'state', 'failed', 'ended_at', now_ts, 'error', why,
-                 'attempts', attempts)
+                 'attempts', attempts, 'worker', name, 'job_secs', secs or '')
       failed[#failed + 1] = idx
       some_failed = true
     end

@@ -115,6 +115,10 @@ public:
   /// Takes back finished records of `run` whose result blob is lost, so that an enqueue pass runs
   /// them again (the `rerun` script: only a record still finished and naming that blob). Returns
   /// how many were taken back.
+  caf::error append_run_series(const std::string& run, const std::string& series,
+                               const std::string& entry, size_t keep) override;
+  caf::expected<std::vector<std::string>> run_series(const std::string& run,
+                                                     const std::string& series) override;
   caf::expected<size_t> rerun_records(const std::string& run, const std::string& queue,
                                       const std::vector<record_to_rerun>& records) override;
 

@@ -125,6 +125,7 @@ caf::expected<std::shared_ptr<const autoscale_settings>> make_autoscale(
   auto out = std::make_shared<autoscale_settings>();
   out->scale_set_id = cfg.autoscale_scale_set_id;
   out->queue = ps->queue;
+  out->run_id = ps->run_id;
   out->limits.min_workers = cfg.autoscale_min_workers;
   out->limits.max_workers = cfg.autoscale_max_workers;
   out->limits.target_drain = std::chrono::seconds{cfg.autoscale_target_drain_sec};

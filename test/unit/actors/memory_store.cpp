@@ -289,6 +289,19 @@ public:
     r_->run_counts[run].finished -= static_cast<int64_t>(records.size());
     return records.size();
   }
+  caf::error append_run_series(const std::string& run, const std::string& series,
+                               const std::string& entry, size_t keep) override {
+    if (auto err = fault()) return err;
+    auto& v = r_->run_series[run + ":" + series];
+    v.push_back(entry);
+    if (v.size() > keep) v.erase(v.begin(), v.end() - static_cast<std::ptrdiff_t>(keep));
+    return caf::none;
+  }
+  caf::expected<std::vector<std::string>> run_series(const std::string& run,
+                                                     const std::string& series) override {
+    if (auto err = fault()) return err;
+    return r_->run_series[run + ":" + series];
+  }
 
 private:
   caf::error fault() {

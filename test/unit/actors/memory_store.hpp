@@ -20,10 +20,11 @@
 namespace pqrt::test {
 
 struct memory_redis {
-  std::map<std::string, std::deque<std::string>> queues;     ///< job ids, head first
-  std::map<std::string, transport::rq_job> jobs;             ///< every job ever enqueued
-  std::map<std::string, std::vector<std::string>> reserved;  ///< per worker, in reserve order
-  std::set<std::string> workers;                             ///< registered
+  std::map<std::string, std::deque<std::string>> queues;       ///< job ids, head first
+  std::map<std::string, transport::rq_job> jobs;               ///< every job ever enqueued
+  std::map<std::string, std::vector<std::string>> reserved;    ///< per worker, in reserve order
+  std::map<std::string, std::vector<std::string>> run_series;  ///< "<run>:<series>" -> entries
+  std::set<std::string> workers;                               ///< registered
   std::map<std::string, std::string> worker_state;
   std::vector<transport::job_outcome> recorded;  ///< in the order recorded
   std::map<std::string, std::map<std::string, std::string>> runs;
