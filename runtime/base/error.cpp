@@ -41,7 +41,8 @@ caf::error make_error(errc code, std::string context) {
 }
 
 bool is(const caf::error& err, errc code) {
-  return err.category() == error_category && err.code() == static_cast<uint8_t>(code);
+  // No error is no code (CAF 0.17's category() of an empty error reads through a null pointer).
+  return err && err.category() == error_category && err.code() == static_cast<uint8_t>(code);
 }
 
 bool is_permanent(const caf::error& err) {
