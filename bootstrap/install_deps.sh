@@ -13,7 +13,8 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config libcaf-dev libcpprest-dev li
 test_pkgs=(python3 python3-rq python3-cryptography python3-jsonschema curl time
            shellcheck systemd  # deploy.units: shellcheck, systemd-analyze
            python3-yaml        # integration.boot: reads arm/cloud-init.yaml as cloud-init does
-           adduser iproute2)   # integration.boot: the package's postinst; ss (the Redis VM's bind)
+           adduser iproute2    # integration.boot: the package's postinst; ss (the Redis VM's bind)
+           chromium)           # integration.report: renders the report headless
 fuzz_pkgs=(clang libclang-rt-14-dev)  # test/run.sh --fuzz: -fsanitize=fuzzer (Debian 12's clang 14)
 
 want=("${build_pkgs[@]}")

@@ -1,6 +1,7 @@
 #include "runtime/base/log.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -18,7 +19,12 @@ struct logger_state {
   level min_level = level::info;
   format fmt = default_format();
   std::vector<std::string> secrets;  // longest first, so a secret containing another goes whole
+  std::mutex tap_mtx;                // held while tapping, so set_tap waits for a tap in progress
+  tap_fn tap;
+  std::atomic<bool> tapped{false};
 };
+
+thread_local int tap_mute_depth = 0;
 
 logger_state& state() {
   static logger_state instance;
@@ -197,6 +203,21 @@ std::string render(level lvl, std::string_view component, std::string_view messa
                              : render_text(lvl, component, message, fields);
 }
 
+void set_tap(tap_fn tap) {
+  auto& st = state();
+  std::lock_guard<std::mutex> guard{st.tap_mtx};
+  st.tapped = static_cast<bool>(tap);
+  st.tap = std::move(tap);
+}
+
+tap_muted::tap_muted() {
+  ++tap_mute_depth;
+}
+
+tap_muted::~tap_muted() {
+  --tap_mute_depth;
+}
+
 void write(level lvl, std::string_view component, std::string_view message,
            std::initializer_list<field> fields) {
   auto& st = state();
@@ -207,6 +228,10 @@ void write(level lvl, std::string_view component, std::string_view message,
     fmt = st.fmt;
   }
   auto line = render(lvl, component, message, fields, fmt);
+  if (st.tapped.load(std::memory_order_acquire) && tap_mute_depth == 0) {
+    std::lock_guard<std::mutex> guard{st.tap_mtx};
+    if (st.tap) st.tap(fmt == format::json ? line : render_json(lvl, component, message, fields));
+  }
   line += '\n';
   std::lock_guard<std::mutex> guard{st.mtx};
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -8,6 +8,7 @@
 /// any field whose name says it is secret (`password`, `secret`, `token`, `sas`, `account_key`)
 /// or of a `sig=` URL parameter is replaced too.
 
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -41,6 +42,22 @@ std::string redact(std::string_view text);
 /// Renders one line (without writing it): for tests and for the writer below.
 std::string render(level lvl, std::string_view component, std::string_view message,
                    std::initializer_list<field> fields, format fmt);
+
+/// A copy of every line written, as JSON (whatever the stderr format), already redacted: for a
+/// log sink (runtime/log_shipper.hpp). It runs on the logging thread and must not block or log.
+/// Lines written while `tap_muted` holds on the writing thread (the sink's own) are not tapped.
+using tap_fn = std::function<void(const std::string& json_line)>;
+/// Installs (or, with an empty function, removes) the tap. Thread-safe; a line being tapped
+/// while the tap is removed finishes first.
+void set_tap(tap_fn tap);
+/// While an instance lives, the lines this thread writes are not tapped.
+class tap_muted {
+public:
+  tap_muted();
+  ~tap_muted();
+  tap_muted(const tap_muted&) = delete;
+  tap_muted& operator=(const tap_muted&) = delete;
+};
 
 /// Writes one line if `lvl` is at or above the configured level.
 void write(level lvl, std::string_view component, std::string_view message,

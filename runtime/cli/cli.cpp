@@ -12,8 +12,10 @@
 #include "runtime/base/error.hpp"
 #include "runtime/base/log.hpp"
 #include "runtime/base/version.hpp"
+#include "runtime/log_shipper.hpp"
 #include "runtime/roles/roles.hpp"
 #include "runtime/shutdown.hpp"
+#include "runtime/stores.hpp"
 
 namespace po = boost::program_options;
 
@@ -47,7 +49,9 @@ const std::map<std::string, tool_entry>& tools() {
       {"upload", {run_upload, "upload files to a blob container (local or Azure storage)"}},
       {"download", {run_download, "download a blob to a file"}},
       {"results", {run_results, "download and decrypt a run's results, in record order"}},
-      {"status", {run_status, "a run's progress and state, from Redis"}},
+      {"status", {run_status, "a run's progress and state, from Redis (--watch: until it ends)"}},
+      {"report", {run_report, "a run's report as one self-contained HTML file, from Redis"}},
+      {"logs", {run_logs, "read the log lines the roles shipped (log_sink azure), in time order"}},
       {"sas", {run_sas, "print a SAS token for a container, a queue or the account"}},
   };
   return table;
@@ -145,6 +149,25 @@ void configure_tool_logging() {
   log::configure(lvl, fmt);
 }
 
+/// The azure log sink (`log_sink azure`) for a role, or null. Its storage client gives up
+/// sooner than the role's own (10 s), so that an unreachable storage never holds up a stop.
+std::unique_ptr<log_shipper> start_log_sink(const config::settings& cfg, const std::string& role) {
+  if (cfg.log_sink != "azure") return nullptr;
+  auto sink_cfg = cfg;
+  sink_cfg.azure_timeout_sec = std::min<int64_t>(cfg.azure_timeout_sec, 10);
+  sink_cfg.azure_retry_attempts = std::min<int64_t>(cfg.azure_retry_attempts, 2);
+  sink_cfg.azure_give_up_sec = std::min<int64_t>(cfg.azure_give_up_sec, 10);
+  if (!cfg.log_blob_endpoint.empty()) sink_cfg.blob_endpoint = cfg.log_blob_endpoint;
+  log_shipper_options o;
+  o.make_blobs = [sink_cfg] { return make_blob_store(sink_cfg); };
+  o.container = cfg.log_container_name;
+  o.role = role;
+  o.buffer_bytes = static_cast<size_t>(cfg.log_buffer_kb) << 10;
+  auto shipper = std::make_unique<log_shipper>(std::move(o));
+  shipper->start();
+  return shipper;
+}
+
 int run_global(const po::variables_map& vm) {
   std::string role = vm.count("role") ? vm["role"].as<std::string>() : "";
   if (!role.empty() && !known_role(role))
@@ -167,6 +190,7 @@ int run_global(const po::variables_map& vm) {
     return exit_ok;
   }
   if (!vm.count("shutdown-grace")) grace = std::chrono::seconds{cfg->shutdown_grace_sec};
+  auto shipper = start_log_sink(*cfg, role);
   log::info("runtime", "starting", {{"role", role}, {"version", version}});
   role_options opt;
   if (vm.count("queues")) opt.queues = vm["queues"].as<std::string>();
@@ -181,7 +205,9 @@ int run_global(const po::variables_map& vm) {
     opt.interval = interval;
   }
   if (vm.count("out")) opt.out = vm["out"].as<std::string>();
-  return run_role(role, *cfg, opt, grace);
+  auto code = run_role(role, *cfg, opt, grace);
+  if (shipper) shipper->stop();
+  return code;
 }
 
 int run_options_mode(int argc, char** argv) {

@@ -48,6 +48,8 @@ int run_upload(const std::vector<std::string>& args);
 int run_download(const std::vector<std::string>& args);
 int run_results(const std::vector<std::string>& args);
 int run_status(const std::vector<std::string>& args);
+int run_report(const std::vector<std::string>& args);
+int run_logs(const std::vector<std::string>& args);
 int run_sas(const std::vector<std::string>& args);
 
 }  // namespace pqrt

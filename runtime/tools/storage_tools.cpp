@@ -1,13 +1,22 @@
 // pqrt upload [--container C] [--name N] FILE...     files into a blob container
 // pqrt download --container C --name N --out FILE    a blob into a file
 // pqrt results --run-id ID --out FILE [--with-index] a run's results, decrypted, in record order
-// pqrt status --run-id ID                            a run's progress, from Redis
+// pqrt status --run-id ID [--watch [--interval 2s]] a run's progress, from Redis; --watch
+//                                                    redraws it until the run is complete
 // The storage (local or Azure), key source and containers come from the configuration, as for
 // the roles: --config, PQRT_* variables, or a flag per field (--storage local ...).
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <string_view>
+
+#include <unistd.h>
 
 #include "crypto/record_cipher.hpp"
 #include "runtime/base/error.hpp"
@@ -17,7 +26,9 @@
 #include "runtime/roles/pipeline.hpp"
 #include "runtime/shutdown.hpp"
 #include "runtime/tools/tool_io.hpp"
+#include "transport/rq_keys.hpp"
 #include "transport/rq_store.hpp"
+#include "transport/rq_time.hpp"
 
 namespace po = boost::program_options;
 
@@ -81,6 +92,134 @@ std::string json_field(const std::string& line, const std::string& key) {
   }
   auto end = line.find_first_of(",}", at);
   return line.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// --- pqrt status --watch ---------------------------------------------------------------------
+
+/// A watch's interval: "2s", "500ms", "1m" or bare seconds; at least 100 ms.
+std::optional<std::chrono::milliseconds> watch_interval(const std::string& text) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || n < 0) return std::nullopt;
+  std::string_view unit{end, static_cast<size_t>(text.data() + text.size() - end)};
+  std::chrono::milliseconds out{};
+  if (unit.empty() || unit == "s")
+    out = std::chrono::seconds{n};
+  else if (unit == "ms")
+    out = std::chrono::milliseconds{n};
+  else if (unit == "m")
+    out = std::chrono::minutes{n};
+  else
+    return std::nullopt;
+  if (out < std::chrono::milliseconds{100}) return std::nullopt;
+  return out;
+}
+
+/// What one refresh reads: the run hash, its bitmaps' counts and the run monitor's latest sample.
+struct run_snapshot {
+  std::map<std::string, std::string> info;
+  transport::run_counts counts;
+  std::optional<int64_t> total;  ///< known once the scheduler has enqueued the whole data set
+  std::string sample;            ///< the newest entry of pqrt:run:<id>:samples, or empty
+};
+
+caf::expected<run_snapshot> take_snapshot(transport::rq_store& store, const std::string& run,
+                                          bool with_sample) {
+  run_snapshot snap;
+  auto info = store.run_info(run);
+  if (!info) return info.error();
+  if (info->empty()) return make_error(errc::not_found, "no run " + run + " in Redis");
+  snap.info = std::move(*info);
+  auto counts = store.count_run(run);
+  if (!counts) return counts.error();
+  snap.counts = *counts;
+  if (auto it = snap.info.find("total"); it != snap.info.end()) {
+    int64_t n = 0;
+    const auto& v = it->second;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec == std::errc{} && end == v.data() + v.size()) snap.total = n;
+  }
+  if (!with_sample) return snap;
+  // LINDEX, not the whole series: a long run keeps tens of thousands of samples.
+  auto last = store.client().command({"LINDEX", transport::rq_keys::run(run) + ":samples", "-1"});
+  if (!last) return last.error();
+  if (last->type == transport::redis_reply::kind::string) snap.sample = std::move(last->str);
+  return snap;
+}
+
+std::string one_decimal(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", v);
+  return buf;
+}
+
+/// One refresh: a screen (terminal) or a line (anything else).
+void draw(bool tty, const std::string& run, const run_snapshot& snap, std::optional<double> rate) {
+  auto done = snap.counts.finished + snap.counts.failed;
+  auto total = snap.total ? std::to_string(*snap.total) : std::string{"?"};
+  auto field = [&](const char* key) {
+    auto v = json_field(snap.sample, key);
+    return v.empty() ? std::string{"-"} : v;
+  };
+  auto state = snap.info.count("state") ? snap.info.at("state") : std::string{"-"};
+  auto rate_text = rate ? one_decimal(*rate) : std::string{"-"};
+  if (!tty) {
+    std::cout << transport::rq_now() << " run=" << run << " state=" << state << " done=" << done
+              << "/" << total << " finished=" << snap.counts.finished
+              << " failed=" << snap.counts.failed << " queued=" << field("queued")
+              << " in_flight=" << field("in_flight") << " records_per_s=" << rate_text << std::endl;
+    return;
+  }
+  constexpr int bar = 40;
+  double share = snap.total && *snap.total > 0
+                     ? std::min(1.0, static_cast<double>(done) / static_cast<double>(*snap.total))
+                     : (snap.total ? 1.0 : 0.0);
+  auto filled = static_cast<int>(share * bar);
+  std::cout << "\x1b[H\x1b[2J"
+            << "run " << run << " (" << state << ")\n"
+            << "[" << std::string(static_cast<size_t>(filled), '#')
+            << std::string(static_cast<size_t>(bar - filled), '-') << "] "
+            << one_decimal(share * 100) << "%\n"
+            << "done:      " << done << "/" << total << " (finished " << snap.counts.finished
+            << ", failed " << snap.counts.failed << ")\n"
+            << "jobs:      " << field("queued") << " queued, " << field("in_flight")
+            << " in flight\n"
+            << "rate:      " << rate_text << " records/s\n"
+            << "(Ctrl-C to stop watching)" << std::endl;
+}
+
+/// Redraws until the run is complete (exit 0, or 1 when records failed) or a signal ends the
+/// watch (128 + its number: no caller mistakes an interrupted watch for a run's end).
+int watch_status(transport::rq_store& store, const std::string& run,
+                 std::chrono::milliseconds every) {
+  using steady = std::chrono::steady_clock;
+  const bool tty = isatty(STDOUT_FILENO) == 1;
+  sigset_t signals;  // blocked in every thread since main: taken here as they come
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  std::optional<std::pair<steady::time_point, int64_t>> before;
+  for (;;) {
+    auto snap = take_snapshot(store, run, true);
+    if (!snap) return tools::fail("status", snap.error());
+    auto now = steady::now();
+    auto done = snap->counts.finished + snap->counts.failed;
+    std::optional<double> rate;
+    if (before && now > before->first)  // records taken back to run again count down: not a rate
+      rate = static_cast<double>(std::max<int64_t>(0, done - before->second)) /
+             std::chrono::duration<double>(now - before->first).count();
+    else if (auto r = json_field(snap->sample, "rate"); !r.empty())
+      rate = std::strtod(r.c_str(), nullptr);
+    before = {now, done};
+    draw(tty, run, *snap, rate);
+    if (snap->total && done >= *snap->total)
+      return snap->counts.failed > 0 ? exit_failure : exit_ok;
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(every);
+    timespec wait{static_cast<time_t>(secs.count()),
+                  static_cast<long>(std::chrono::nanoseconds{every - secs}.count())};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig > 0) return 128 + sig;
+  }
 }
 
 }  // namespace
@@ -276,27 +415,32 @@ int run_results(const std::vector<std::string>& args) {
 }
 
 int run_status(const std::vector<std::string>& args) {
-  po::options_description opts{"pqrt status --run-id ID"};
+  po::options_description opts{"pqrt status --run-id ID [--watch [--interval 2s]]"};
+  opts.add_options()                                                                     //
+      ("watch", "refresh until the run is complete (exit 0, or 1 when records failed)")  //
+      ("interval", po::value<std::string>()->default_value("2s"),
+       "with --watch: time between refreshes (500ms, 2s, 1m; at least 100ms)");
   po::variables_map vm;
   config::settings cfg;
   int code = exit_ok;
   if (!parse_tool_config("status", args, opts, {}, vm, cfg, code)) return code;
   if (cfg.run_id.empty()) return usage_error("status", "--run-id is required");
+  auto every = watch_interval(vm["interval"].as<std::string>());
+  if (!every)
+    return usage_error("status", "--interval: not a duration of at least 100ms: '" +
+                                     vm["interval"].as<std::string>() + "' (use 500ms, 2s, 1m)");
   auto url = redis_url_from(cfg);
   if (!url) return tools::fail("status", url.error());
   transport::rq_store store{*url, transport::rq_serializer::pickle,
                             transport::redis_client_options{std::chrono::seconds{5}}};
   if (auto err = store.connect()) return tools::fail("status", err);
-  auto info = store.run_info(cfg.run_id);
-  if (!info) return tools::fail("status", info.error());
-  if (info->empty())
-    return tools::fail("status", make_error(errc::not_found, "no run " + cfg.run_id + " in Redis"));
-  auto counts = store.count_run(cfg.run_id);
-  if (!counts) return tools::fail("status", counts.error());
+  if (vm.count("watch")) return watch_status(store, cfg.run_id, *every);
+  auto snap = take_snapshot(store, cfg.run_id, false);
+  if (!snap) return tools::fail("status", snap.error());
   std::cout << "run: " << cfg.run_id << "\n";
-  for (const auto& [k, v] : *info)
+  for (const auto& [k, v] : snap->info)
     std::cout << k << ": " << v << "\n";
-  std::cout << "finished: " << counts->finished << "\nfailed: " << counts->failed << "\n";
+  std::cout << "finished: " << snap->counts.finished << "\nfailed: " << snap->counts.failed << "\n";
   return exit_ok;
 }
 
