@@ -45,7 +45,7 @@ FAILED_LOGGED=0
 FAIL_REASON=""
 CHANGED=0
 # What the steps learn (none of it secret).
-VM_NAME="" VM_SCALE_SET="" VM_RESOURCE_GROUP="" TAG_ROLE="" TAG_METRICS_CLIENT_ID=""
+VM_NAME="" VM_COMPUTER_NAME="" VM_SCALE_SET="" VM_RESOURCE_GROUP="" TAG_ROLE="" TAG_METRICS_CLIENT_ID=""
 USERDATA_JSON=""
 declare -A CFG=()
 TOKEN=""
@@ -54,7 +54,17 @@ TOKEN=""
 # emit PRIORITY TEXT: to the journal and stderr. Under systemd (pqrt-bootstrap.service) stderr is
 # the journal: one line with its syslog priority prefix. Otherwise (cloud-init's runcmd, whose
 # stderr goes to /var/log/cloud-init-output.log, or a shell) logger writes the journal's copy.
+# Every line is also kept (BOOT_LOG, as pqrt's JSON log lines) for ship_log at the end.
+BOOT_LOG=()
 emit() {
+  local text="$2" ts
+  ts="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
+  text="${text//\\/\\\\}"
+  text="${text//\"/\\\"}"
+  text="${text//$'\t'/\\t}"
+  text="${text//$'\n'/\\n}"
+  text="${text//$'\r'/}"
+  BOOT_LOG+=("{\"ts\":\"$ts\",\"level\":\"$([ "$1" = err ] && echo error || echo info)\",\"component\":\"bootstrap\",\"msg\":\"$text\"}")
   if [ -n "${JOURNAL_STREAM:-}" ]; then
     printf '<%s>pqrt-bootstrap: %s\n' "$([ "$1" = err ] && echo 3 || echo 6)" "$2" >&2
     return 0
@@ -211,6 +221,7 @@ read_instance() {
 c = doc.get("compute") or {}
 out("name", c.get("name"))
 out("scale_set", c.get("vmScaleSetName"))
+out("computer_name", (c.get("osProfile") or {}).get("computerName"))
 out("resource_group", c.get("resourceGroupName"))
 def tag(name):
     for t in c.get("tagsList") or []:
@@ -228,6 +239,7 @@ out("tag_metrics_client_id", tag("pqrt-metrics-client-id"))
     case "$key" in
       name) VM_NAME="$value" ;;
       scale_set) VM_SCALE_SET="$value" ;;
+      computer_name) VM_COMPUTER_NAME="$value" ;;
       resource_group) VM_RESOURCE_GROUP="$value" ;;
       tag_role) TAG_ROLE="$value" ;;
       tag_metrics_client_id) TAG_METRICS_CLIENT_ID="$value" ;;
@@ -260,7 +272,8 @@ defaults = {"deploy_role": "", "package_container_name": "deploy", "package_blob
             "package_sha256": "", "storage_account_name": "", "blob_endpoint": "",
             "queue_endpoint": "", "managed_identity_client_id": "",
             "workload_tracker_queue_name": "workloadstatus", "azure_keyvault_url": "",
-            "redis_password": ""}
+            "redis_password": "", "log_sink": "stderr", "log_container_name": "logs",
+            "log_blob_endpoint": ""}
 for k, d in defaults.items():
     v = doc.get(k)
     if v is not None and not isinstance(v, str):
@@ -585,6 +598,40 @@ report() {
   fi
 }
 
+# ship_log: with log_sink azure, the boot's lines (BOOT_LOG) go to the append blob
+# <YYYY-MM-DD>/<vm>/bootstrap-<pid>.jsonl of log_container_name, where `pqrt logs` reads the roles'
+# lines too, so a failed boot is visible without SSH. Never fails the boot.
+ship_log() {
+  local url endpoint name
+  [ "${CFG[log_sink]:-stderr}" = azure ] || return 0
+  STEP=log
+  endpoint="${CFG[log_blob_endpoint]:-}"
+  [ -n "$endpoint" ] || endpoint="$(blob_endpoint)"
+  endpoint="${endpoint%/}"
+  case "$endpoint" in
+    https://*) ;;
+    *) log "step=log: the log endpoint is not https; the boot's lines are not shipped"; return 0 ;;
+  esac
+  if [ -z "$TOKEN" ] && ! fetch_token 60; then
+    log "step=log: no token; the boot's lines are not shipped"
+    return 0
+  fi
+  url="$endpoint/${CFG[log_container_name]:-logs}"
+  # The VM as pqrt's own lines name it: its host name, which is the computer name on Azure.
+  name="$(date -u +%Y-%m-%d)/${VM_COMPUTER_NAME:-${VM_NAME:-unknown}}/bootstrap-$$.jsonl"
+  # The container may exist (409 is fine); the blob is new (one per boot run).
+  http_call storage -X PUT -H 'Content-Length: 0' "$url?restype=container"
+  if ! with_retry storage 60 "create log blob $name" -X PUT -H 'Content-Length: 0' \
+    -H 'x-ms-blob-type: AppendBlob' "$url/$name" ||
+    ! with_retry storage 60 "append to log blob $name" -X PUT \
+      -H 'Content-Type: application/octet-stream' \
+      --data-binary @<(printf '%s\n' "${BOOT_LOG[@]}") "$url/$name?comp=appendblock"; then
+    log "step=log: shipping the boot's lines failed: $HTTP_ERROR"
+    return 0
+  fi
+  log "step=log: the boot's ${#BOOT_LOG[@]} lines are in ${CFG[log_container_name]:-logs}/$name"
+}
+
 # finish: the EXIT trap: the failure line if none was written yet, then the report.
 finish() {
   local rc=$?
@@ -600,6 +647,7 @@ finish() {
   else
     report failed "$STEP"
   fi
+  ship_log
   exit "$rc"
 }
 

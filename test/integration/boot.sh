@@ -253,7 +253,7 @@ cfg = {
     "azure_keyvault_url": "$FX", "key_source": "keyvault",
     "redis_url": "redis://127.0.0.1:$REDIS_PORT", "redis_password": "keyvault:redis-password",
     "encrypted_data_filename": "boot.enc", "run_id": "boot", "processor": "sleep:$SLEEP_MS",
-    "concurrency": 2, "log_format": "json",
+    "concurrency": 2, "log_format": "json", "log_sink": "azure",
     "package_blob_name": "$DEB_NAME", "package_sha256": "$sha",
 }
 # One worker takes its role from the pqrt-role tag, the others from deploy_role.
@@ -632,6 +632,19 @@ expect "pqrt results downloads and decrypts the run's results" 0
 check "every record's result is there once, in order, and right" cmp -s boot.out boot.expected
 check "the scheduler and the workers read the Redis password from Key Vault" \
   test "$(fixture_stat "$FX" '["by_route"]["secrets"]')" -ge 3
+# The logs every VM shipped (log_sink azure): the bootstraps' steps and the roles' lines.
+run host_pqrt logs "${STORAGE[@]}" --since 1h
+expect "pqrt logs reads what the VMs shipped" 0
+cp "$WORK/out" shipped.txt
+check "the failed boot is visible without SSH: pqrt-scheduler-bad's bootstrap lines, its failure too" \
+  sh -c "grep ' pqrt-scheduler-bad bootstrap bootstrap: ' shipped.txt | grep -q 'FAILED step=verify: SHA-256 mismatch'"
+check "every booted VM's bootstrap shipped its steps" \
+  sh -c "for vm in pqrt-scheduler ${SS}_0 ${SS}_1 $RVM; do grep -q \" \$vm bootstrap bootstrap: .*step=install\\| \$vm bootstrap bootstrap: done\" shipped.txt || exit 1; done"
+check "the scheduler's and the workers' own lines are there too, in time order" \
+  sh -c "grep -q ' scheduler scheduler: every job finished' shipped.txt &&
+    grep -q ' worker worker: registered' shipped.txt && cut -d' ' -f1 shipped.txt | sort -c"
+run host_pqrt logs "${STORAGE[@]}" --since 1h --format json
+cp "$WORK/out" "$WORK/shipped.log"
 check "pqrt-metrics.timer is active on the scheduler VM (its rounds are not run by the shim)" \
   vm_env pqrt-scheduler systemctl is-active --quiet pqrt-metrics.timer
 
@@ -650,7 +663,7 @@ stop_units
       xargs -0 -r grep -aIH '' 2>/dev/null
     cat "$root.calls" 2>/dev/null
   done
-  cat "$CLOUD_CONFIG" userdata/*.json
+  cat "$CLOUD_CONFIG" userdata/*.json "$WORK/shipped.log"
 } >"$WORK/boot-written.log"
 cat "${TEST_SECRETS_DIR:-$WORK}/${TEST_SUITE:-suite}-fx" >secrets.list 2>/dev/null
 printf '%s\n' "$REDIS_PASSWORD" "$FX_CLIENT_SECRET" "$AZURITE_KEY" "$TOKEN" >>secrets.list
@@ -659,7 +672,7 @@ check "secrets to look for: the Redis password, the client secret, the account k
 hits="$(for vm in "${VMS[@]}"; do grep -rlaF -f secrets.list "$WORK/vm/$vm" "$WORK/vm/$vm.calls"; done 2>/dev/null |
   sort -u)"
 check "no file in any VM root holds a secret${hits:+ (found in: $(echo "$hits" | tr '\n' ' '))}" test -z "$hits"
-check "nor the cloud-config, the userData or anything the boot logged" \
+check "nor the cloud-config, the userData, anything the boot logged or the VMs shipped" \
   sh -c "! grep -qaF -f secrets.list '$WORK/boot-written.log'"
 check "the cloud-config is static: no userData value in it (endpoints, identities)" \
   sh -c "! grep -qF -e '$FX_MI_CLIENT_ID' -e '127.0.0.1:$REDIS_PORT' '$CLOUD_CONFIG'"
