@@ -1,6 +1,7 @@
 #include "runtime/cli/cli.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -92,28 +93,6 @@ void print_help(const po::options_description& opts) {
     std::cout << "  " << name << std::string(12 - name.size(), ' ') << entry.summary << "\n";
   std::cout << "\n"
             << opts << "\nEvery configuration field is also a flag (see config/README.md).\n";
-}
-
-/// Parses "25", "25s", "500ms", "2m"; false on anything else.
-bool parse_duration(const std::string& text, caf::timespan& out) {
-  size_t pos = 0;
-  long long n = 0;
-  try {
-    n = std::stoll(text, &pos);
-  } catch (const std::exception&) {
-    return false;
-  }
-  auto unit = text.substr(pos);
-  if (n < 0) return false;
-  if (unit.empty() || unit == "s")
-    out = std::chrono::seconds{n};
-  else if (unit == "ms")
-    out = std::chrono::milliseconds{n};
-  else if (unit == "m")
-    out = std::chrono::minutes{n};
-  else
-    return false;
-  return true;
 }
 
 bool known_role(const std::string& role) {
@@ -234,6 +213,31 @@ int run_options_mode(int argc, char** argv) {
 }
 
 }  // namespace
+
+bool parse_duration(const std::string& text, caf::timespan& out) {
+  size_t pos = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &pos);
+  } catch (const std::exception&) {
+    return false;
+  }
+  auto unit = text.substr(pos);
+  if (n < 0 || pos == 0 || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  if (unit.empty() || unit == "s")
+    out = std::chrono::seconds{n};
+  else if (unit == "ms")
+    out = std::chrono::milliseconds{n};
+  else if (unit == "m")
+    out = std::chrono::minutes{n};
+  else if (unit == "h")
+    out = std::chrono::hours{n};
+  else if (unit == "d")
+    out = std::chrono::hours{24 * n};
+  else
+    return false;
+  return true;
+}
 
 int usage_error(const std::string& command, const std::string& message) {
   auto prefix = command.empty() ? std::string{"pqrt"} : "pqrt " + command;

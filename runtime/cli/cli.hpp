@@ -11,6 +11,8 @@
 #include <boost/program_options/positional_options.hpp>
 #include <boost/program_options/variables_map.hpp>
 
+#include <caf/timespan.hpp>
+
 #include "config/config.hpp"
 
 namespace pqrt {
@@ -35,6 +37,9 @@ bool parse_tool_config(const std::string& command, const std::vector<std::string
                        const boost::program_options::positional_options_description& positional,
                        boost::program_options::variables_map& vm, config::settings& cfg,
                        int& exit_code);
+
+/// Parses a duration: "25" or "25s", "500ms", "2m", "3h", "1d"; false on anything else.
+bool parse_duration(const std::string& text, caf::timespan& out);
 
 /// The tools (runtime/tools/*.cpp). `args` excludes the subcommand itself.
 int run_keygen(const std::vector<std::string>& args);

@@ -35,27 +35,6 @@ namespace {
 
 using sys_clock = std::chrono::system_clock;
 
-/// "90s", "10m", "2h", "1d" (a bare number is seconds); false otherwise.
-bool parse_age(const std::string& text, std::chrono::seconds& out) {
-  size_t pos = 0;
-  long long n = 0;
-  try {
-    n = std::stoll(text, &pos);
-  } catch (const std::exception&) {
-    return false;
-  }
-  if (n < 0) return false;
-  auto unit = text.substr(pos);
-  long long mult = unit.empty() || unit == "s" ? 1
-                   : unit == "m"               ? 60
-                   : unit == "h"               ? 3600
-                   : unit == "d"               ? 86400
-                                               : 0;
-  if (mult == 0) return false;
-  out = std::chrono::seconds{n * mult};
-  return true;
-}
-
 /// The log line timestamp form (`2026-12-04T20:14:27.933Z`): sortable as text.
 std::string log_time(sys_clock::time_point t) {
   auto secs = sys_clock::to_time_t(t);
@@ -247,11 +226,11 @@ int run_logs(const std::vector<std::string>& args) {
   if (format != "text" && format != "json")
     return usage_error("logs", "--format: '" + format + "' is not text or json");
   f.json = format == "json";
-  std::chrono::seconds since{};
-  if (!parse_age(vm["since"].as<std::string>(), since))
+  caf::timespan since{};
+  if (!parse_duration(vm["since"].as<std::string>(), since))
     return usage_error("logs", "--since: '" + vm["since"].as<std::string>() +
                                    "' is not an age (90s, 10m, 2h, 1d)");
-  auto from = sys_clock::now() - since;
+  auto from = sys_clock::now() - std::chrono::duration_cast<sys_clock::duration>(since);
   f.from = log_time(from);
   if (!cfg.run_id.empty()) {
     // The run's window, from its hash in Redis.

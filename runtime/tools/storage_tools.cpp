@@ -98,19 +98,9 @@ std::string json_field(const std::string& line, const std::string& key) {
 
 /// A watch's interval: "2s", "500ms", "1m" or bare seconds; at least 100 ms.
 std::optional<std::chrono::milliseconds> watch_interval(const std::string& text) {
-  int64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || n < 0) return std::nullopt;
-  std::string_view unit{end, static_cast<size_t>(text.data() + text.size() - end)};
-  std::chrono::milliseconds out{};
-  if (unit.empty() || unit == "s")
-    out = std::chrono::seconds{n};
-  else if (unit == "ms")
-    out = std::chrono::milliseconds{n};
-  else if (unit == "m")
-    out = std::chrono::minutes{n};
-  else
-    return std::nullopt;
+  caf::timespan span{};
+  if (!parse_duration(text, span)) return std::nullopt;
+  auto out = std::chrono::duration_cast<std::chrono::milliseconds>(span);
   if (out < std::chrono::milliseconds{100}) return std::nullopt;
   return out;
 }
