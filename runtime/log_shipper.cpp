@@ -214,19 +214,24 @@ void log_shipper::run() {
       auto lines = static_cast<double>(std::count(batch.begin(), batch.end(), '\n'));
       if (send(batch)) {
         shipped_counter().inc(lines);
-        if (failing_) {
-          failing_ = false;
-          {
-            std::lock_guard<std::mutex> guard{mutex_};
-            dropped = dropped_;
-            dropped_ = 0;
-          }
-          // Said on stderr and shipped too: the reader of the shipped logs sees the gap.
-          log::warn("log_shipper", "log storage reachable again",
-                    {{"dropped_lines", std::to_string(dropped)}});
-          auto line = log::render(log::level::warn, "log_shipper",
-                                  "log storage reachable again; lines were dropped meanwhile",
-                                  {{"dropped_lines", std::to_string(dropped)}}, log::format::json);
+        // After an outage, or when a slow storage let the buffer overflow: how many lines are
+        // missing, on stderr and shipped too, so the reader of the shipped logs sees the gap.
+        bool recovered = failing_;
+        failing_ = false;
+        {
+          std::lock_guard<std::mutex> guard{mutex_};
+          dropped = dropped_;
+          dropped_ = 0;
+        }
+        if (recovered || dropped > 0) {
+          const char* what = recovered ? "log storage reachable again"
+                                       : "log storage too slow: log lines were dropped";
+          log::warn("log_shipper", what, {{"dropped_lines", std::to_string(dropped)}});
+          auto line =
+              log::render(log::level::warn, "log_shipper",
+                          recovered ? "log storage reachable again; lines were dropped meanwhile"
+                                    : "log storage too slow; lines were dropped meanwhile",
+                          {{"dropped_lines", std::to_string(dropped)}}, log::format::json);
           std::lock_guard<std::mutex> guard{mutex_};
           buffer_ += line + "\n";
         }
