@@ -36,6 +36,15 @@ void block_shutdown_signals() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
+int wait_shutdown_signal(std::chrono::milliseconds wait) {
+  auto set = shutdown_signals();
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
+  timespec ts{static_cast<time_t>(secs.count()),
+              static_cast<long>(std::chrono::nanoseconds{wait - secs}.count())};
+  int sig = sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;
+}
+
 signal_watcher::signal_watcher(caf::actor root, caf::timespan grace)
     : root_(std::move(root)), grace_(grace), thread_([this] { run(); }) {
   // nop

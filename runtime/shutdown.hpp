@@ -12,6 +12,8 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <chrono>
+
 #include <caf/timespan.hpp>
 
 #include "runtime/supervisor.hpp"
@@ -21,6 +23,10 @@ namespace pqrt {
 /// Blocks SIGTERM and SIGINT and ignores SIGPIPE in the calling thread. Call first in main, before
 /// any thread starts, so that every thread inherits the mask.
 void block_shutdown_signals();
+
+/// For a tool that runs until interrupted (`status --watch`, `logs --follow`): waits up to `wait`
+/// for SIGTERM or SIGINT (blocked since main, so taken here); their number, or 0 when none came.
+int wait_shutdown_signal(std::chrono::milliseconds wait);
 
 /// Turns signals into messages to `root` until destroyed.
 class signal_watcher {

@@ -7,11 +7,9 @@
 // reading what is appended, every 2 s, until interrupted.
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <ctime>
 #include <iostream>
 #include <map>
-#include <thread>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -257,11 +255,6 @@ int run_logs(const std::vector<std::string>& args) {
   std::map<std::string, source> sources;
   auto first_day = day_of(from);
   bool follow = vm.count("follow") > 0;
-  static volatile std::sig_atomic_t stop = 0;
-  if (follow) {
-    std::signal(SIGINT, [](int) { stop = 1; });
-    std::signal(SIGTERM, [](int) { stop = 1; });
-  }
   for (;;) {
     auto lines = read_new(**store, cfg.log_container_name, f, first_day, sources);
     if (!lines) return tools::fail("logs", lines.error());
@@ -269,9 +262,8 @@ int run_logs(const std::vector<std::string>& args) {
       std::cout << l.text << "\n";
     std::cout.flush();
     if (!follow || !f.to.empty()) return exit_ok;
-    for (int i = 0; i < 20 && !stop; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    if (stop) return exit_ok;
+    // Until interrupted: SIGTERM or SIGINT is the way a follow ends, so it ends with 0.
+    if (wait_shutdown_signal(std::chrono::seconds{2})) return exit_ok;
   }
 }
 

@@ -184,10 +184,6 @@ int watch_status(transport::rq_store& store, const std::string& run,
                  std::chrono::milliseconds every) {
   using steady = std::chrono::steady_clock;
   const bool tty = isatty(STDOUT_FILENO) == 1;
-  sigset_t signals;  // blocked in every thread since main: taken here as they come
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
   std::optional<std::pair<steady::time_point, int64_t>> before;
   for (;;) {
     auto snap = take_snapshot(store, run, true);
@@ -204,11 +200,7 @@ int watch_status(transport::rq_store& store, const std::string& run,
     draw(tty, run, *snap, rate);
     if (snap->total && done >= *snap->total)
       return snap->counts.failed > 0 ? exit_failure : exit_ok;
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(every);
-    timespec wait{static_cast<time_t>(secs.count()),
-                  static_cast<long>(std::chrono::nanoseconds{every - secs}.count())};
-    int sig = sigtimedwait(&signals, nullptr, &wait);
-    if (sig > 0) return 128 + sig;
+    if (int sig = wait_shutdown_signal(every)) return 128 + sig;
   }
 }
 

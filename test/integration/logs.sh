@@ -122,6 +122,16 @@ check_log "once the log storage is back, the worker logs how many lines it dropp
 worker_shipped() { "${LOGS[@]}" --since 1h --role worker 2>/dev/null; }
 check "that count is shipped too" \
   wait_until 60 "worker_shipped | grep -q 'log storage reachable again; lines were dropped meanwhile dropped_lines=[1-9]'"
+# --follow prints lines as they are shipped, until SIGTERM.
+"${LOGS[@]}" --since 1m --role worker --follow >"$WORK/follow.out" 2>"$WORK/follow.err" &
+FOLLOW=$!
+PIDS+=("$FOLLOW")
+sleep 1
+redis-cli -u "$URL" publish "rq:pubsub:${NAME#rq:worker:}" '{"command": "followed-line"}' >/dev/null
+check "--follow shows a line the worker logs after it started" \
+  wait_until 60 "grep -q 'unknown command ignored.*followed-line' '$WORK/follow.out'"
+stop_pid "$FOLLOW"
+check "--follow ends cleanly on SIGTERM (exit 0)" test "$rc" -eq 0
 run "${LOGS[@]}" --since 1h --format json
 cp "$WORK/out" "$WORK/shipped.log"
 check "the shipped logs hold no Azurite key (the secret scan reads them too)" \
